@@ -1,0 +1,1 @@
+"""Organisation YAML -> Microsoft Graph and Prompt settings: validate, plan, apply."""
