@@ -7,9 +7,26 @@
      |    +-- PromptAdminUnauthorized    wrong or missing PROMPT_SCIM_ADMIN_KEY
      |    +-- PromptAdminUnreachable     connection failed / timed out
      +-- ApplyFailed                 an apply of one organisation stopped part-way
+     +-- MappingInvalid              a user attribute expression or the matching
+     |                               attribute cannot become schema JSON
+     +-- SchemaUnexpected            the job schema lacks what we edit (User mapping)
+     +-- GraphError                  a Microsoft Graph call failed (.status, .code)
+          +-- GraphPermissionDenied      403: grant the named permission
+          +-- GraphNotFound              404 (absent, or not replicated yet)
+          +-- GraphConflict              409
+          +-- GraphThrottled             429 after the SDK's own retries
+          +-- GraphUnavailable           5xx or transport failure
+          +-- ServicePrincipalNotVisible still invisible after the replication wait
+          +-- AmbiguousApplication       several service principals carry one marker
+          +-- CredentialsRejected        validateCredentials refused the credentials
+               +-- TokenRejected         the SCIM endpoint refused the token
+               +-- EndpointUnreachable   Entra could not reach BaseAddress
 
 Messages never contain a token, a secret or an Authorization header.
 """
+
+# STYLE.md names errors by what failed (TokenRejected), not with an Error suffix.
+# ruff: noqa: N818
 
 from __future__ import annotations
 
@@ -64,3 +81,68 @@ class PromptAdminUnreachable(PromptAdminError):
 
 class ApplyFailed(ProvisioningError):
     """Applying one organisation stopped part-way; the next apply resumes."""
+
+
+class MappingInvalid(ProvisioningError):
+    """A configured attribute mapping cannot be turned into schema JSON."""
+
+
+class SchemaUnexpected(ProvisioningError):
+    """The synchronization schema Graph returned lacks a part the toolkit edits."""
+
+
+class GraphError(ProvisioningError):
+    """A Graph request failed; carries the HTTP status and Graph's error code."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.request_id = request_id
+
+
+class GraphPermissionDenied(GraphError):
+    """Graph answered 403: grant the named permission to the automation identity."""
+
+
+class GraphNotFound(GraphError):
+    """Graph answered 404."""
+
+
+class GraphConflict(GraphError):
+    """Graph answered 409."""
+
+
+class GraphThrottled(GraphError):
+    """Graph kept answering 429 after the retry handler gave up."""
+
+
+class GraphUnavailable(GraphError):
+    """Graph answered 5xx or could not be reached."""
+
+
+class ServicePrincipalNotVisible(GraphError):
+    """A freshly created service principal did not become visible in time."""
+
+
+class AmbiguousApplication(GraphError):
+    """More than one service principal carries the toolkit's marker."""
+
+
+class CredentialsRejected(GraphError):
+    """validateCredentials failed for the given BaseAddress and SecretToken."""
+
+
+class TokenRejected(CredentialsRejected):
+    """The SCIM endpoint was reached but refused the token."""
+
+
+class EndpointUnreachable(CredentialsRejected):
+    """Entra could not reach the SCIM endpoint at BaseAddress."""
