@@ -6,6 +6,7 @@ ScimServiceError
       +-- StoreUnavailable     the database cannot be reached (503, never 401)
       +-- OrganisationNotFound
       +-- OrganisationExists
+      +-- OrganisationInvalid  (400: bad slug or field)
       +-- TokenNotFound
       +-- ResourceNotFound     (404)
       +-- UniquenessConflict   (409 uniqueness)
@@ -54,3 +55,7 @@ class ResourceNotFound(StoreError):
 
 class UniquenessConflict(StoreError):
     """A live resource of the organisation already holds that userName or externalId."""
+
+
+class OrganisationInvalid(StoreError):
+    """An organisation slug or field value the store refuses (answer 400)."""

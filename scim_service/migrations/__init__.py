@@ -1,0 +1,1 @@
+"""Alembic migrations of the SCIM store; run through `Store.migrate()`."""

@@ -1,0 +1,111 @@
+"""Engine setup for SQLite (WAL) and PostgreSQL (psycopg 3), and error translation."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import event, exc
+from sqlalchemy.engine import Engine
+
+from scim_service.errors import StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+# Execution option asking for a write transaction (BEGIN IMMEDIATE on SQLite).
+WRITE = "prompt_write"
+
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
+def create_engine(url: str) -> Engine:
+    """Create a thread-safe pooled engine for sqlite:/// or postgresql+psycopg://."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(url)
+    if parsed.get_backend_name() == "postgresql":
+        # pre_ping replaces connections a PostgreSQL restart has cut; several worker
+        # processes each hold their own pool, so keep it moderate.
+        return sa.create_engine(
+            url,
+            pool_size=5,
+            max_overflow=15,
+            pool_pre_ping=True,
+            hide_parameters=True,
+        )
+    raise ValueError(
+        f"unsupported database URL scheme {parsed.drivername!r}: "
+        "use sqlite:///path or postgresql+psycopg://user@host:port/db"
+    )
+
+
+def _sqlite_engine(url: str) -> Engine:
+    engine = sa.create_engine(
+        url,
+        connect_args={"check_same_thread": False},
+        pool_size=5,
+        max_overflow=15,
+        hide_parameters=True,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" hook below emit BEGIN itself (pysqlite's own
+        # implicit BEGIN cannot be made IMMEDIATE).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            # In WAL mode synchronous=NORMAL never corrupts the database; a commit
+            # is durable once the WAL is checkpointed or the next fsync happens, so
+            # a power cut (not a process crash) may roll back the last few commits.
+            # Entra re-sends what it does not see on its next cycle, so that trade
+            # is acceptable for the much lower commit latency.
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        # A deferred transaction that reads and then writes cannot wait for the
+        # lock (SQLITE_BUSY_SNAPSHOT), so writers take the lock up front and the
+        # busy_timeout queues them instead.
+        immediate = conn.get_execution_options().get(WRITE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def translate_db_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn database failures into StoreUnavailable (callers answer 503, never 401)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except exc.IntegrityError:
+            raise
+        except (exc.DBAPIError, exc.TimeoutError) as error:
+            detail = _first_line(getattr(error, "orig", None) or error)
+            log.warning("database failed during %s: %s", fn.__name__, detail)
+            raise StoreUnavailable(
+                f"The database failed during {fn.__name__}: {detail}. Check that it "
+                "is running and reachable and that `prompt-scim migrate` has run; "
+                "retry later."
+            ) from error
+
+    return wrapper
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    line = text[0] if text else type(error).__name__
+    return f"{type(error).__name__}: {line[:200]}"
