@@ -1,0 +1,520 @@
+"""The organisation file (organisations/<org>.yaml): typed model, strict loading.
+
+Defaults reproduce the manual procedure of the seed help article; `json_schema()` is
+committed as organisation.schema.json for editors and GitOps CI.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import types
+import typing
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from provisioning._yaml import Loaded, Located, YamlSyntaxError, load_yaml, yaml_reading
+from provisioning.errors import OrganisationFileInvalid, Problem, SecretUnavailable
+
+__all__ = [
+    "DEFAULT_USER_ATTRIBUTES",
+    "Assignments",
+    "EntraSettings",
+    "OrganisationSpec",
+    "PromptSettings",
+    "ProvisioningSettings",
+    "SecretRef",
+    "json_schema",
+    "load_organisation",
+    "load_paths",
+]
+
+# The short Users mapping list of the seed article, externalId taken from objectId.
+DEFAULT_USER_ATTRIBUTES: dict[str, str] = {
+    "userName": "userPrincipalName",
+    "active": 'Switch([IsSoftDeleted], , "False", "True", "True", "False")',
+    "displayName": "displayName",
+    "name.givenName": "givenName",
+    "name.familyName": "surname",
+    'emails[type eq "work"].value': "mail",
+    "externalId": "objectId",
+}
+
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,61}[a-z0-9]$"
+GUID_PATTERN = r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$"
+URL_PATTERN = r"^(https://|http://(localhost|127\.|\[::1\]))"
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+
+# The slug may become /scim/v2/{org}/ on the SCIM service (RFC 7644 section 3.2).
+RESERVED_SLUGS = frozenset(
+    {"users", "groups", "schemas", "resourcetypes", "serviceproviderconfig", "bulk"}
+    | {"me", ".search"}
+)
+
+_MESSAGES = {
+    "organisation": "must be 2-63 lowercase letters, digits and hyphens, starting "
+    "and ending with a letter or digit",
+    "tenant_id": "must be the Entra tenant id, a GUID like "
+    "11111111-2222-3333-4444-555555555555",
+    "notification_email": "must be an e-mail address",
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+class SecretRef(_Strict):
+    """Where a secret comes from; never the secret itself."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"minProperties": 1, "maxProperties": 1}
+    )
+
+    env: str | None = Field(None, description="Name of an environment variable.")
+    file: str | None = Field(None, description="Path of a file (relative to the YAML).")
+    issue: bool | None = Field(
+        None, description="true: the bundled SCIM service issues it (needs admin_url)."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _not_literal(cls, value: Any) -> Any:
+        # The message must not repeat the value: it is the secret.
+        if not isinstance(value, dict):
+            raise ValueError(
+                "a literal secret is not allowed; use a reference: {env: NAME}, "
+                "{file: path} or {issue: true}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> SecretRef:
+        given = [name for name in ("env", "file", "issue") if getattr(self, name)]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of {env: NAME}, {file: path} or {issue: true}"
+            )
+        return self
+
+    def resolve(self, base_dir: Path) -> str | None:
+        """Return the secret; None for `issue` (the bundled service issues one)."""
+        if self.env:
+            value = os.environ.get(self.env)
+            if not value:
+                raise SecretUnavailable(
+                    f"Environment variable {self.env} is not set or empty; export it "
+                    "with the Prompt SCIM token before running."
+                )
+            return value.strip()
+
+        if self.file:
+            path = base_dir / self.file
+            try:
+                value = path.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise SecretUnavailable(
+                    f"Cannot read the token file {path}: {exc.strerror}; create it or "
+                    "fix prompt.token.file."
+                ) from None
+            if not value:
+                raise SecretUnavailable(f"The token file {path} is empty.")
+            return value
+
+        return None
+
+    def describe(self) -> str:
+        """Say where the secret comes from, for plans (never its value)."""
+        if self.env:
+            return f"env {self.env}"
+        if self.file:
+            return f"file {self.file}"
+        return "issued by the Prompt SCIM service"
+
+
+def _check_url(value: str) -> str:
+    parts = urlsplit(value)
+    if not parts.hostname or parts.scheme not in ("https", "http"):
+        raise ValueError("must be an absolute https:// URL")
+
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ValueError(
+            "must use https:// (plain http is only allowed for loopback hosts: "
+            "localhost, 127.0.0.0/8, ::1)"
+        )
+    return value.rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+Url = Annotated[str, Field(pattern=URL_PATTERN, min_length=8)]
+Text = Annotated[str, Field(min_length=1)]
+
+
+class PromptSettings(_Strict):
+    """The Prompt side: SCIM endpoint given to Entra, admin API, defaults."""
+
+    scim_url: Url = Field(description="Tenant URL given to Entra (SCIM base URL).")
+    admin_url: Url | None = Field(
+        None, description="Admin API of the bundled SCIM service; manages Prompt side."
+    )
+    token: SecretRef = Field(description="Provisioning Authentication Code reference.")
+    default_department: Text = Field(description="Department new users land in.")
+    default_section: Text = Field(description="Section new users land in.")
+
+    @field_validator("scim_url", "admin_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return None if value is None else _check_url(value)
+
+    @model_validator(mode="after")
+    def _issue_needs_admin(self) -> PromptSettings:
+        if self.token.issue and not self.admin_url:
+            raise ValueError(
+                "token {issue: true} needs admin_url (the bundled SCIM service issues "
+                "the token); set admin_url or use {env: NAME}/{file: path}"
+            )
+        return self
+
+
+class EntraSettings(_Strict):
+    """The customer's Entra tenant and the enterprise application's name."""
+
+    tenant_id: Annotated[str, Field(pattern=GUID_PATTERN)] = Field(
+        description="Entra tenant id (GUID)."
+    )
+    application_name: Text | None = Field(
+        None, description='Enterprise application name; default "Prompt (<name>)".'
+    )
+    notification_email: Annotated[str, Field(pattern=EMAIL_PATTERN)] | None = Field(
+        None, description="Who Entra e-mails on provisioning failures and quarantine."
+    )
+
+
+class ProvisioningSettings(_Strict):
+    """The synchronization job: on/off, scope, mappings."""
+
+    enabled: bool = Field(True, description="Job started (provisioning On).")
+    scope: Literal["assigned", "all"] = Field(
+        "assigned", description="assigned: only assigned users and groups (SyncAll)."
+    )
+    groups: bool = Field(False, description="Groups object mapping enabled.")
+    matching: Text = Field("userName", description="SCIM attribute used for matching.")
+    user_attributes: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_USER_ATTRIBUTES),
+        description="SCIM target attribute -> Entra source expression (exact list).",
+    )
+
+    @model_validator(mode="after")
+    def _mappings_usable(self) -> ProvisioningSettings:
+        if self.matching not in self.user_attributes:
+            raise ValueError(
+                f"matching attribute {self.matching!r} must be one of user_attributes"
+            )
+        if "active" not in self.user_attributes:
+            raise ValueError(
+                "user_attributes must map 'active': Entra disables users in Prompt "
+                "through it"
+            )
+        return self
+
+
+class Assignments(_Strict):
+    """Who is assigned to the application (and so provisioned, scope assigned)."""
+
+    users: list[Annotated[str, Field(pattern=EMAIL_PATTERN)]] = Field(
+        default_factory=list, description="User principal names."
+    )
+    groups: list[Text] = Field(default_factory=list, description="Group display names.")
+
+    @field_validator("users", "groups")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        seen = {item.lower() for item in value}
+        if len(seen) != len(value):
+            raise ValueError("lists a principal twice")
+        return value
+
+
+class OrganisationSpec(_Strict):
+    """Desired state of one Prompt organisation and its Entra provisioning."""
+
+    model_config = ConfigDict(
+        title="Prompt organisation",
+        json_schema_extra={"$schema": "https://json-schema.org/draft/2020-12/schema"},
+    )
+
+    organisation: Annotated[str, Field(pattern=SLUG_PATTERN)] = Field(
+        description="Slug: names the Prompt organisation, the app marker, the stack."
+    )
+    display_name: Text = Field(description="Customer name shown in Prompt and Entra.")
+    prompt: PromptSettings
+    entra: EntraSettings
+    provisioning: ProvisioningSettings = Field(default_factory=ProvisioningSettings)
+    assignments: Assignments = Field(default_factory=Assignments)
+
+    @field_validator("organisation")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if value in RESERVED_SLUGS:
+            raise ValueError("is a SCIM endpoint name; choose another slug")
+        return value
+
+    @property
+    def application_name(self) -> str:
+        """Name of the enterprise application in Entra."""
+        return self.entra.application_name or f"Prompt ({self.display_name})"
+
+
+def json_schema() -> dict[str, Any]:
+    """Return the JSON Schema (draft 2020-12) of organisation files."""
+    return OrganisationSpec.model_json_schema()
+
+
+def load_organisation(path: Path) -> OrganisationSpec:
+    """Load and validate one file; OrganisationFileInvalid lists every problem."""
+    spec, problems = _load(path)
+    if problems or spec is None:
+        raise OrganisationFileInvalid(problems)
+    return spec
+
+
+def load_paths(paths: list[Path]) -> list[tuple[Path, OrganisationSpec]]:
+    """Load files and folders (*.yaml, *.yml); report all problems of all files."""
+    files: list[Path] = []
+    problems: list[Problem] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted([*path.glob("*.yaml"), *path.glob("*.yml")])
+            if not found:
+                problems.append(Problem(path, None, "", "no *.yaml files in folder"))
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            problems.append(Problem(path, None, "", "no such file or folder"))
+
+    loaded: list[tuple[Path, OrganisationSpec]] = []
+    first_seen: dict[str, Path] = {}
+    for file in dict.fromkeys(files):
+        spec, file_problems = _load(file)
+        problems.extend(file_problems)
+        if spec is None:
+            continue
+
+        if spec.organisation in first_seen:
+            problems.append(
+                Problem(
+                    file,
+                    _slug_line(file),
+                    "organisation",
+                    f"slug {spec.organisation!r} is already used by "
+                    f"{first_seen[spec.organisation]}; slugs must be unique",
+                )
+            )
+            continue
+        first_seen[spec.organisation] = file
+        loaded.append((file, spec))
+
+    if problems:
+        raise OrganisationFileInvalid(problems)
+    return loaded
+
+
+def _slug_line(path: Path) -> int | None:
+    try:
+        return load_yaml(path.read_text(encoding="utf-8")).lines.get(("organisation",))
+    except (OSError, YamlSyntaxError):
+        return None
+
+
+def _load(path: Path) -> tuple[OrganisationSpec | None, list[Problem]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, [Problem(path, None, "", f"cannot read file: {exc}")]
+
+    try:
+        loaded = load_yaml(text)
+    except YamlSyntaxError as exc:
+        return None, [Problem(path, exc.line, "", str(exc))]
+
+    if not isinstance(loaded.data, dict):
+        return None, [
+            Problem(path, 1, "", "must be a mapping of keys (see example.yaml)")
+        ]
+
+    problems = [
+        Problem(path, line, _dotted(where), message)
+        for where, line, message in loaded.problems
+    ]
+    problems.extend(_check_text(path, loaded, OrganisationSpec, ()))
+    try:
+        spec = OrganisationSpec.model_validate(loaded.data)
+    except ValidationError as exc:
+        problems.extend(_from_pydantic(path, loaded, exc, {p.key for p in problems}))
+        spec = None
+    return (None if problems else spec), sorted(problems, key=lambda p: p.line or 0)
+
+
+def _check_text(path: Path, loaded: Loaded, model: Any, at: Located) -> list[Problem]:
+    """Reject plain scalars YAML reads as non-text where the model expects text.
+
+    Such values are replaced by their raw text in `loaded.data`, so pydantic
+    reports only the other problems.
+    """
+    node = _get(loaded.data, at)
+    if not isinstance(node, dict):
+        return []
+
+    problems: list[Problem] = []
+    for name, info in model.model_fields.items():
+        if name not in node:
+            continue
+        kind = _text_kind(info.annotation)
+        where = (*at, name)
+        if kind == "model":
+            problems += _check_text(path, loaded, _model_of(info.annotation), where)
+        elif kind == "text":
+            problems += _check_scalar(path, loaded, where, node, name)
+        elif kind == "list" and isinstance(node[name], list):
+            for index in range(len(node[name])):
+                problems += _check_scalar(
+                    path, loaded, (*where, index), node[name], index
+                )
+        elif kind == "dict" and isinstance(node[name], dict):
+            for key in list(node[name]):
+                problems += _check_scalar(path, loaded, (*where, key), node[name], key)
+    return problems
+
+
+def _check_scalar(
+    path: Path, loaded: Loaded, where: Located, parent: Any, key: str | int
+) -> list[Problem]:
+    scalar = loaded.scalars.get(where)
+    if scalar is None or not scalar.plain:
+        return []
+
+    reading = yaml_reading(scalar.raw)
+    if reading is None:
+        return []
+
+    parent[key] = scalar.raw
+    if reading.startswith("null"):
+        message = (
+            "has no value (YAML reads it as null); give the text or remove the key"
+        )
+    else:
+        message = (
+            f"YAML reads {scalar.raw} as {reading}, but text is expected here; "
+            f'quote it: "{scalar.raw}"'
+        )
+    return [Problem(path, scalar.line, _dotted(where), message)]
+
+
+def _text_kind(annotation: Any) -> str | None:
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType) and len(args) == 1:
+        return _text_kind(args[0])
+    if origin is typing.Annotated:
+        return _text_kind(args[0])
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return "model"
+    if annotation is str:
+        return "text"
+    if origin is Literal and all(isinstance(a, str) for a in args):
+        return "text"
+    if origin is list:
+        return "list" if _text_kind(args[0]) == "text" else None
+    if origin is dict:
+        return "dict" if _text_kind(args[1]) == "text" else None
+    return None
+
+
+def _model_of(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg
+    raise TypeError(annotation)
+
+
+def _from_pydantic(
+    path: Path, loaded: Loaded, exc: ValidationError, already: set[str]
+) -> list[Problem]:
+    problems = []
+    for error in exc.errors(include_input=False, include_url=False):
+        loc = tuple(error["loc"])
+        key = _dotted(loc)
+        if key in already:
+            continue
+
+        line = loaded.line_of(loc)
+        problems.append(Problem(path, line, key, _message(error, loc)))
+    return problems
+
+
+def _message(error: Any, loc: Located) -> str:
+    kind = error["type"]
+    name = str(loc[-1]) if loc else ""
+    if kind == "extra_forbidden":
+        allowed = ", ".join(_allowed_keys(loc[:-1]))
+        return f"unknown key; allowed here: {allowed}"
+    if kind == "missing":
+        return "is required"
+    if kind == "string_pattern_mismatch":
+        if name in ("scim_url", "admin_url"):
+            return "must be an https:// URL (http only for localhost/127.0.0.1/::1)"
+        if loc[:2] == ("assignments", "users"):
+            return "must be a user principal name like alice@example.com"
+        return _MESSAGES.get(name, str(error["msg"]))
+    if kind == "value_error":
+        return str(error["msg"]).removeprefix("Value error, ")
+    return str(error["msg"])
+
+
+def _allowed_keys(loc: Located) -> list[str]:
+    model: Any = OrganisationSpec
+    for part in loc:
+        field = model.model_fields.get(part)
+        if field is None or _text_kind(field.annotation) != "model":
+            return []
+        model = _model_of(field.annotation)
+    return list(model.model_fields)
+
+
+def _get(data: Any, at: Located) -> Any:
+    for part in at:
+        in_dict = isinstance(data, dict) and part in data
+        in_list = isinstance(data, list) and isinstance(part, int) and part < len(data)
+        if in_dict or in_list:
+            data = data[part]
+        else:
+            return None
+    return data
+
+
+def _dotted(loc: Located) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
