@@ -1,35 +1,589 @@
-"""SCIM filter expressions (RFC 7644 section 3.4.2.2): parse, validate, evaluate."""
+"""SCIM filter expressions (RFC 7644 section 3.4.2.2): parse, validate, evaluate.
+
+Full grammar: eq ne co sw ew pr gt ge lt le, and/or/not, parentheses, value paths
+(`emails[type eq "work"].value`), sub-attributes and URN-qualified attributes.
+"""
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from scim_service.errors import ScimError
-from scim_service.protocol.schema import ResourceType
+from scim_service.protocol._path import Resolved, ci_get, container, resolve_name
+from scim_service.protocol._values import parse_datetime
+from scim_service.protocol.schema import Attribute, ResourceType
+
+__all__ = ["Filter", "index_terms", "parse_filter", "validate_filter"]
+
+COMPARISONS = frozenset({"eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"})
+_ORDERING = frozenset({"gt", "ge", "lt", "le"})
+_SUBSTRING = frozenset({"co", "sw", "ew"})
+# The resource-level attributes the store indexes (see the storage contract).
+_INDEXED = frozenset({"id", "userName", "externalId", "displayName"})
+
+_NAME = r"(?:\$ref|[A-Za-z][\w-]*)"
+_ATTR_PATH = re.compile(rf"(?:urn:\S*:)?{_NAME}(?:\.{_NAME})?", re.IGNORECASE)
+_SUB_NAME = re.compile(rf"\.({_NAME})")
+_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
+_WORD = re.compile(r'[^\s()\[\]"]+')
+_JSON = json.JSONDecoder()
 
 
-class Filter:
-    """A parsed filter expression."""
+def _error(detail: str) -> ScimError:
+    return ScimError(400, detail, "invalidFilter")
+
+
+# ---------------------------------------------------------------- tokens
+
+
+@dataclass(frozen=True)
+class _Token:
+    kind: str  # "(" ")" "[" "]" "string" "word" "end"
+    text: str
+    start: int
+    value: Any = None
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.text)
+
+    def is_word(self, *words: str) -> bool:
+        return self.kind == "word" and self.text.lower() in words
+
+
+def _tokens(text: str) -> Iterator[_Token]:
+    pos = 0
+    while True:
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+        if pos >= len(text):
+            yield _Token("end", "", pos)
+            return
+        char = text[pos]
+        if char in "()[]":
+            yield _Token(char, char, pos)
+            pos += 1
+        elif char == '"':
+            try:
+                value, end = _JSON.raw_decode(text, pos)
+            except json.JSONDecodeError as exc:
+                raise _error(
+                    f"Malformed string at position {pos + 1} of the filter: "
+                    f'{exc.msg.lower()} (strings are JSON: escape \\" and \\\\).'
+                ) from None
+            yield _Token("string", text[pos:end], pos, value)
+            pos = end
+        else:
+            match = _WORD.match(text, pos)
+            assert match is not None
+            yield _Token("word", match.group(), pos)
+            pos = match.end()
+
+
+# ---------------------------------------------------------------- syntax tree
+
+
+@dataclass
+class AttrPath:
+    """`name`, `name.sub`, `urn:...:name`, or `name[filter].sub`."""
+
+    name: str
+    filter: Node | None = None
+    sub: str | None = None
+    _resolved: dict[str, Resolved] = field(default_factory=dict, repr=False)
+
+    def __str__(self) -> str:
+        text = self.name
+        if self.filter is not None:
+            text += f"[{self.filter}]"
+        if self.sub is not None:
+            text += f".{self.sub}"
+        return text
+
+
+@dataclass
+class Compare:
+    path: AttrPath
+    op: str
+    value: Any
+
+    def __str__(self) -> str:
+        return f"{self.path} {self.op} {json.dumps(self.value)}"
+
+
+@dataclass
+class Present:
+    path: AttrPath
+
+    def __str__(self) -> str:
+        return f"{self.path} pr"
+
+
+@dataclass
+class HasMatch:
+    """A bare value path, `emails[type eq "work"]`: some element matches."""
+
+    path: AttrPath
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+
+@dataclass
+class And:
+    left: Node
+    right: Node
+
+    def __str__(self) -> str:
+        return f"({self.left} and {self.right})"
+
+
+@dataclass
+class Or:
+    left: Node
+    right: Node
+
+    def __str__(self) -> str:
+        return f"({self.left} or {self.right})"
+
+
+@dataclass
+class Not:
+    inner: Node
+
+    def __str__(self) -> str:
+        return f"not ({self.inner})"
+
+
+Node = Compare | Present | HasMatch | And | Or | Not
+
+
+class _Parser:
+    """Recursive descent: or binds loosest, then and, then not (RFC 7644 3.4.2.2)."""
 
     def __init__(self, text: str) -> None:
         self.text = text
+        self.tokens = list(_tokens(text))
+        self.index = 0
+        self.in_brackets = False
+
+    @property
+    def peek(self) -> _Token:
+        return self.tokens[self.index]
+
+    def advance(self) -> _Token:
+        token = self.tokens[self.index]
+        if token.kind != "end":
+            self.index += 1
+        return token
+
+    def fail(self, expected: str, token: _Token | None = None) -> ScimError:
+        token = token or self.peek
+        found = "the end of the filter" if token.kind == "end" else f"'{token.text}'"
+        return _error(
+            f"Invalid filter: expected {expected} at position {token.start + 1}, "
+            f"found {found}."
+        )
+
+    def expect(self, kind: str, expected: str) -> _Token:
+        if self.peek.kind != kind:
+            raise self.fail(expected)
+        return self.advance()
+
+    def parse(self) -> Node:
+        node = self.parse_or()
+        if self.peek.kind != "end":
+            raise self.fail("'and', 'or' or the end of the filter")
+        return node
+
+    def parse_or(self) -> Node:
+        node = self.parse_and()
+        while self.peek.is_word("or"):
+            self.advance()
+            node = Or(node, self.parse_and())
+        return node
+
+    def parse_and(self) -> Node:
+        node = self.parse_unary()
+        while self.peek.is_word("and"):
+            self.advance()
+            node = And(node, self.parse_unary())
+        return node
+
+    def parse_unary(self) -> Node:
+        token = self.peek
+        if token.is_word("not") and self.tokens[self.index + 1].kind == "(":
+            self.advance()
+            self.advance()
+            inner = self.parse_or()
+            self.expect(")", "')' closing 'not ('")
+            return Not(inner)
+        if token.kind == "(":
+            self.advance()
+            inner = self.parse_or()
+            self.expect(")", "')'")
+            return inner
+        if token.kind == "word":
+            return self.parse_attr_expression()
+        raise self.fail("an attribute name, 'not (' or '('")
+
+    def parse_attr_expression(self) -> Node:
+        token = self.advance()
+        if not _ATTR_PATH.fullmatch(token.text):
+            raise self.fail("an attribute name", token)
+        path = AttrPath(token.text)
+
+        if self.peek.kind == "[":
+            if self.in_brackets:
+                raise self.fail("a comparison (value paths do not nest)")
+            self.advance()
+            self.in_brackets = True
+            path.filter = self.parse_or()
+            self.in_brackets = False
+            self.expect("]", "']' closing the value filter")
+            after = self.peek
+            if after.kind != "word" or not after.text.startswith("."):
+                return HasMatch(path)
+            match = _SUB_NAME.fullmatch(after.text)
+            if match is None:
+                raise self.fail("'.subAttribute' after ']'", after)
+            path.sub = match.group(1)
+            self.advance()
+
+        op_token = self.advance()
+        op = op_token.text.lower() if op_token.kind == "word" else ""
+        if op == "pr":
+            return Present(path)
+        if op not in COMPARISONS:
+            raise self.fail(
+                "an operator (eq, ne, co, sw, ew, gt, ge, lt, le or pr)", op_token
+            )
+        return Compare(path, op, self.parse_value())
+
+    def parse_value(self) -> Any:
+        token = self.advance()
+        if token.kind == "string":
+            return token.value
+        if token.kind == "word":
+            lowered = token.text.lower()
+            if lowered in ("true", "false", "null"):
+                return {"true": True, "false": False, "null": None}[lowered]
+            if _NUMBER.fullmatch(token.text):
+                return json.loads(token.text)
+        raise self.fail(
+            'a value (a "quoted string", a number, true, false or null)', token
+        )
+
+
+class Filter:
+    """A parsed filter expression; `str()` gives its normalised text."""
+
+    def __init__(self, text: str, root: Node) -> None:
+        self.text = text
+        self.root = root
+
+    def __repr__(self) -> str:
+        return f"Filter({self.text!r})"
+
+    def __str__(self) -> str:
+        return str(self.root)
 
     def matches(self, rep: dict[str, Any], rt: ResourceType) -> bool:
         """Return True when the rendered representation satisfies the filter."""
-        return True
+        return _evaluate(self.root, rep, _Scope(rt, None))
 
 
 def parse_filter(text: str) -> Filter:
-    """Parse a filter; raise ScimError(400, ..., "invalidFilter") when malformed."""
+    """Parse a filter; raise ScimError(400, ..., "invalidFilter") when malformed.
+
+    `text` is already URL-decoded. The error detail names the position (1-based).
+    """
     if not text.strip():
-        raise ScimError(400, "The filter is empty.", "invalidFilter")
-    return Filter(text)
+        raise _error("Invalid filter: the filter is empty.")
+    return Filter(text, _Parser(text).parse())
+
+
+def parse_node(text: str) -> Node:
+    """Parse a filter used inside a PATCH value path; raise invalidFilter."""
+    return parse_filter(text).root
+
+
+# ---------------------------------------------------------------- resolution
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """Where names resolve: the resource type, or one complex attribute's elements."""
+
+    rt: ResourceType
+    parent: Attribute | None
+
+
+@dataclass(frozen=True)
+class _Target:
+    resolved: Resolved | None  # None inside brackets (element scope)
+    attribute: Attribute  # the attribute whose values are compared
+    base: Attribute  # the attribute named before any '.sub' or '[...]'
+
+
+def _resolve(path: AttrPath, scope: _Scope) -> _Target:
+    key = (
+        scope.rt.name
+        if scope.parent is None
+        else f"{scope.rt.name}/{scope.parent.name}"
+    )
+    resolved = path._resolved.get(key)
+    if resolved is None:
+        if scope.parent is None:
+            resolved = resolve_name(scope.rt, path.name)
+            if resolved is None or resolved.attribute is None:
+                raise _error(
+                    f"Invalid filter: unknown attribute '{path.name}' for a "
+                    f"{scope.rt.name} (see /Schemas)."
+                )
+        else:
+            sub = scope.parent.sub(path.name)
+            if sub is None or "." in path.name:
+                raise _error(
+                    f"Invalid filter: '{scope.parent.name}' has no sub-attribute "
+                    f"'{path.name}'."
+                )
+            return _with_suffix(path, None, sub, scope)
+        path._resolved[key] = resolved
+    assert resolved.attribute is not None
+    base = resolved.attribute
+    if resolved.sub is not None:
+        return _Target(resolved, resolved.sub, base)
+    return _with_suffix(path, resolved, base, scope)
+
+
+def _with_suffix(
+    path: AttrPath, resolved: Resolved | None, base: Attribute, scope: _Scope
+) -> _Target:
+    if path.filter is not None and base.type != "complex":
+        raise _error(
+            f"Invalid filter: '{path.name}' is not complex, so it takes no "
+            "[value filter]."
+        )
+    if path.sub is None:
+        return _Target(resolved, base, base)
+    if (resolved and resolved.sub) or scope.parent is not None:
+        raise _error(f"Invalid filter: '{path}' names too many sub-attributes.")
+    sub = base.sub(path.sub)
+    if sub is None:
+        raise _error(
+            f"Invalid filter: '{base.name}' has no sub-attribute '{path.sub}'."
+        )
+    return _Target(resolved, sub, base)
+
+
+def _compared(target: _Target) -> Attribute:
+    """Comparing a complex attribute compares its `value` (RFC 7644 3.4.2.2)."""
+    if target.attribute.type == "complex":
+        value = target.attribute.sub("value")
+        if value is not None:
+            return value
+    return target.attribute
+
+
+# ---------------------------------------------------------------- validation
 
 
 def validate_filter(f: Filter, rt: ResourceType) -> None:
-    """Raise ScimError 400 invalidFilter when the filter names unknown attributes."""
+    """Raise ScimError 400 invalidFilter for unknown attributes or bad comparisons.
+
+    Ordering operators on booleans and binaries, and literals of the wrong type
+    (RFC 7644 3.4.2.2), are refused rather than silently matching nothing.
+    """
+    _validate(f.root, _Scope(rt, None))
+
+
+def _validate(node: Node, scope: _Scope) -> None:
+    if isinstance(node, And | Or):
+        _validate(node.left, scope)
+        _validate(node.right, scope)
+    elif isinstance(node, Not):
+        _validate(node.inner, scope)
+    else:
+        target = _resolve(node.path, scope)
+        if node.path.filter is not None:
+            _validate(node.path.filter, _Scope(scope.rt, target.base))
+        if isinstance(node, Compare):
+            _validate_comparison(node, _compared(target))
+
+
+def _validate_comparison(node: Compare, attr: Attribute) -> None:
+    where = f"'{node.path} {node.op}'"
+    value = node.value
+    if attr.type == "complex":
+        raise _error(
+            f"Invalid filter: {where} compares the complex attribute "
+            f"'{attr.name}'; compare one of its sub-attributes instead."
+        )
+    if value is None:
+        if node.op not in ("eq", "ne"):
+            raise _error(f"Invalid filter: {where} cannot compare with null.")
+        return
+    if attr.type in ("boolean", "binary") and node.op in _ORDERING:
+        raise _error(
+            f"Invalid filter: {where}: '{attr.name}' is {attr.type}; "
+            "gt/ge/lt/le do not apply."
+        )
+    if attr.type == "boolean":
+        if not isinstance(value, bool) or node.op in _SUBSTRING:
+            raise _error(f"Invalid filter: {where} needs true or false.")
+    elif attr.type in ("integer", "decimal"):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _error(f"Invalid filter: {where} needs a number.")
+        if node.op in _SUBSTRING:
+            raise _error(f"Invalid filter: {where}: co/sw/ew apply to strings.")
+    elif not isinstance(value, str):
+        raise _error(f'Invalid filter: {where} needs a "quoted string".')
+    elif (
+        attr.type == "dateTime"
+        and node.op not in _SUBSTRING
+        and parse_datetime(value) is None
+    ):
+        raise _error(
+            f"Invalid filter: {where} needs an RFC 3339 date-time such as "
+            '"2024-05-01T12:00:00Z".'
+        )
+
+
+# ---------------------------------------------------------------- evaluation
+
+
+def _values(node_path: AttrPath, obj: dict[str, Any], scope: _Scope) -> list[Any]:
+    """Every value the path reaches in `obj`, flattened over multi-valued ones."""
+    target = _resolve(node_path, scope)
+    holder = obj if target.resolved is None else container(obj, target.resolved.urn)
+    if holder is None:
+        return []
+    items = _flatten(ci_get(holder, target.base.name))
+
+    if node_path.filter is not None:
+        inner = _Scope(scope.rt, target.base)
+        items = [
+            i
+            for i in items
+            if isinstance(i, dict) and _evaluate(node_path.filter, i, inner)
+        ]
+    if target.attribute is not target.base:
+        items = [ci_get(i, target.attribute.name) for i in items if isinstance(i, dict)]
+        items = [i for i in items if i is not None]
+    return items
+
+
+def _flatten(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def _evaluate(node: Node, obj: dict[str, Any], scope: _Scope) -> bool:
+    if isinstance(node, And):
+        return _evaluate(node.left, obj, scope) and _evaluate(node.right, obj, scope)
+    if isinstance(node, Or):
+        return _evaluate(node.left, obj, scope) or _evaluate(node.right, obj, scope)
+    if isinstance(node, Not):
+        return not _evaluate(node.inner, obj, scope)
+
+    values = _values(node.path, obj, scope)
+    if isinstance(node, HasMatch):
+        return bool(values)
+    if isinstance(node, Present):
+        return any(v not in ("", [], {}) for v in values)
+
+    target = _resolve(node.path, scope)
+    attr = _compared(target)
+    if attr is not target.attribute:
+        values = [ci_get(v, attr.name) for v in values if isinstance(v, dict)]
+        values = [v for v in values if v is not None]
+    if node.value is None:
+        return not values if node.op == "eq" else bool(values)
+    if node.op == "ne" and not values:
+        return True
+    return any(_compare(node.op, attr, v, node.value) for v in values)
+
+
+def _compare(op: str, attr: Attribute, actual: Any, expected: Any) -> bool:
+    if attr.type == "dateTime" and op not in _SUBSTRING:
+        left: Any = parse_datetime(actual) if isinstance(actual, str) else None
+        right: Any = parse_datetime(expected) if isinstance(expected, str) else None
+        if not isinstance(left, datetime) or not isinstance(right, datetime):
+            return False
+    elif isinstance(expected, str):
+        if not isinstance(actual, str):
+            return False
+        left, right = actual, expected
+        if not attr.case_exact:
+            left, right = left.casefold(), right.casefold()
+    elif isinstance(expected, bool) or isinstance(actual, bool):
+        if type(actual) is not type(expected):
+            return False
+        left, right = actual, expected
+    else:
+        if isinstance(actual, bool) or not isinstance(actual, int | float):
+            return False
+        left, right = actual, expected
+
+    if op == "eq":
+        return bool(left == right)
+    if op == "ne":
+        return bool(left != right)
+    if op == "co":
+        return bool(right in left)
+    if op == "sw":
+        return bool(left.startswith(right))
+    if op == "ew":
+        return bool(left.endswith(right))
+    if op == "gt":
+        return bool(left > right)
+    if op == "ge":
+        return bool(left >= right)
+    if op == "lt":
+        return bool(left < right)
+    return bool(left <= right)
+
+
+# ---------------------------------------------------------------- index terms
 
 
 def index_terms(f: Filter, rt: ResourceType) -> dict[str, str] | None:
-    """Return equalities every match must satisfy, usable as an index lookup."""
-    return None
+    """Return equalities every match must satisfy, usable as an index lookup.
+
+    Only a top-level `eq` or an `and` chain of them yields terms (an `or` never
+    does); keys are among id, userName, externalId and displayName. The caller
+    still runs `matches` on what the index returns.
+    """
+    terms: dict[str, str] = {}
+    for node in _conjuncts(f.root):
+        if not isinstance(node, Compare) or node.op != "eq":
+            continue
+        if node.path.filter is not None or node.path.sub is not None:
+            continue
+        resolved = resolve_name(rt, node.path.name)
+        if (
+            resolved is None
+            or resolved.urn is not None
+            or resolved.attribute is None
+            or resolved.sub is not None
+            or resolved.attribute.name not in _INDEXED
+            or not isinstance(node.value, str)
+        ):
+            continue
+        terms.setdefault(resolved.attribute.name, node.value)
+    return terms or None
+
+
+def _conjuncts(node: Node) -> Iterator[Node]:
+    if isinstance(node, And):
+        yield from _conjuncts(node.left)
+        yield from _conjuncts(node.right)
+    else:
+        yield node
