@@ -1,0 +1,93 @@
+"""The ASGI application: SCIM 2.0 under /scim/v2, admin API under /admin, operations.
+
+`create_app` builds it from `Settings`; `app_from_env` is the factory uvicorn
+workers import (settings from PROMPT_SCIM_* variables).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.routing import Mount
+
+from scim_service.api import admin, ops
+from scim_service.api._context import RequestContextMiddleware
+from scim_service.api._handlers import ScimHandlers
+from scim_service.api.scim import PREFIX, ScimApp
+from scim_service.errors import (
+    OrganisationExists,
+    OrganisationInvalid,
+    OrganisationNotFound,
+    StoreUnavailable,
+    TokenNotFound,
+)
+from scim_service.settings import Settings, ensure_sqlite_directory
+from scim_service.storage import Store
+
+_ADMIN_ERRORS: dict[type[Exception], int] = {
+    OrganisationNotFound: 404,
+    TokenNotFound: 404,
+    OrganisationExists: 409,
+    OrganisationInvalid: 422,
+    StoreUnavailable: 503,
+}
+
+
+def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
+    """Build the app; it opens (and on shutdown closes) its Store unless given one."""
+    owns_store = store is None
+    if store is None:
+        ensure_sqlite_directory(settings.database_url)
+        store = Store.open(settings.database_url)
+    opened: Store = store
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owns_store:
+            opened.close()
+
+    app = FastAPI(
+        title="Prompt SCIM service - admin API",
+        version="1.0",
+        description=(
+            "Manage organisations, their Provisioning Authentication Codes and "
+            "read the audit trail. Authenticate with 'Authorization: Bearer "
+            f"<{admin.ADMIN_KEY_ENV}>'. The SCIM 2.0 endpoint itself is at "
+            f"{PREFIX} (RFC 7644) and is not described here."
+        ),
+        openapi_url="/admin/openapi.json",
+        docs_url="/admin/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.store = opened
+    app.state.settings = settings
+
+    app.include_router(admin.router)
+    for error, code in _ADMIN_ERRORS.items():
+        app.add_exception_handler(error, _admin_error(code))
+    app.add_route("/healthz", ops.healthz, methods=["GET"], include_in_schema=False)
+    app.add_route("/readyz", ops.readyz, methods=["GET"], include_in_schema=False)
+    app.add_route("/metrics", ops.prometheus, methods=["GET"], include_in_schema=False)
+
+    public = f"{settings.base_url}{PREFIX}" if settings.base_url else None
+    scim = ScimApp(ScimHandlers(opened, settings), public_base=public)
+    app.router.routes.append(Mount(PREFIX, app=scim))
+    app.add_middleware(RequestContextMiddleware)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for `uvicorn --factory` workers: settings from the environment."""
+    return create_app(Settings.from_env())
+
+
+def _admin_error(code: int) -> Callable[[Request, Exception], Awaitable[Response]]:
+    async def handler(_: Request, exc: Exception) -> Response:
+        return JSONResponse({"detail": str(exc)}, status_code=code)
+
+    return handler
