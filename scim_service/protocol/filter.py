@@ -18,7 +18,17 @@ from scim_service.protocol._path import Resolved, ci_get, container, resolve_nam
 from scim_service.protocol._values import parse_datetime
 from scim_service.protocol.schema import Attribute, ResourceType
 
-__all__ = ["Filter", "index_terms", "parse_filter", "validate_filter"]
+__all__ = [
+    "AttrPath",
+    "Filter",
+    "check_value_filter",
+    "element_matches",
+    "equality_terms",
+    "index_terms",
+    "parse_filter",
+    "parse_path",
+    "validate_filter",
+]
 
 COMPARISONS = frozenset({"eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"})
 _ORDERING = frozenset({"gt", "ge", "lt", "le"})
@@ -166,8 +176,9 @@ Node = Compare | Present | HasMatch | And | Or | Not
 class _Parser:
     """Recursive descent: or binds loosest, then and, then not (RFC 7644 3.4.2.2)."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, label: str = "filter") -> None:
         self.text = text
+        self.label = label
         self.tokens = list(_tokens(text))
         self.index = 0
         self.in_brackets = False
@@ -184,9 +195,10 @@ class _Parser:
 
     def fail(self, expected: str, token: _Token | None = None) -> ScimError:
         token = token or self.peek
-        found = "the end of the filter" if token.kind == "end" else f"'{token.text}'"
+        found = f"the end of the {self.label}" if token.kind == "end" else None
+        found = found or f"'{token.text}'"
         return _error(
-            f"Invalid filter: expected {expected} at position {token.start + 1}, "
+            f"Invalid {self.label}: expected {expected} at position {token.start + 1}, "
             f"found {found}."
         )
 
@@ -306,11 +318,6 @@ def parse_filter(text: str) -> Filter:
     if not text.strip():
         raise _error("Invalid filter: the filter is empty.")
     return Filter(text, _Parser(text).parse())
-
-
-def parse_node(text: str) -> Node:
-    """Parse a filter used inside a PATCH value path; raise invalidFilter."""
-    return parse_filter(text).root
 
 
 # ---------------------------------------------------------------- resolution
@@ -587,3 +594,74 @@ def _conjuncts(node: Node) -> Iterator[Node]:
         yield from _conjuncts(node.right)
     else:
         yield node
+
+
+# ---------------------------------------------------------------- PATCH paths
+
+
+def parse_path(text: str) -> AttrPath:
+    """Parse a PATCH path: attrPath, or valuePath with an optional `.subAttr`.
+
+    RFC 7644 3.5.2; raises ScimError 400 invalidPath with the position.
+    """
+    try:
+        parser = _Parser(text, "path")
+        token = parser.advance()
+        if token.kind != "word" or not _ATTR_PATH.fullmatch(token.text):
+            raise parser.fail("an attribute name", token)
+        path = AttrPath(token.text)
+        if parser.peek.kind == "[":
+            parser.advance()
+            parser.in_brackets = True
+            path.filter = parser.parse_or()
+            parser.expect("]", "']' closing the value filter")
+            after = parser.peek
+            if after.kind == "word":
+                match = _SUB_NAME.fullmatch(after.text)
+                if match is None:
+                    raise parser.fail("'.subAttribute' after ']'", after)
+                path.sub = match.group(1)
+                parser.advance()
+        if parser.peek.kind != "end":
+            raise parser.fail("the end of the path")
+    except ScimError as exc:
+        raise _path_error(text, exc) from None
+    return path
+
+
+def _path_error(text: str, exc: ScimError) -> ScimError:
+    detail = exc.detail.removeprefix("Invalid path: ").removeprefix("Invalid filter: ")
+    return ScimError(400, f"Invalid path '{text}': {detail}", "invalidPath")
+
+
+def check_value_filter(node: Node, rt: ResourceType, parent: Attribute) -> None:
+    """Validate a `[filter]` of a PATCH path against the elements of `parent`."""
+    _validate(node, _Scope(rt, parent))
+
+
+def element_matches(
+    node: Node, element: dict[str, Any], rt: ResourceType, parent: Attribute
+) -> bool:
+    """Return True when one element of `parent` satisfies the value filter."""
+    return _evaluate(node, element, _Scope(rt, parent))
+
+
+def equality_terms(node: Node) -> list[tuple[str, Any]] | None:
+    """The (sub-attribute, literal) pairs of an `eq` or and-chain of `eq`s, else None.
+
+    A PATCH add/replace whose value filter matches nothing creates the element
+    from these terms (Entra's `emails[type eq "work"].value`).
+    """
+    terms = []
+    for conjunct in _conjuncts(node):
+        if (
+            not isinstance(conjunct, Compare)
+            or conjunct.op != "eq"
+            or conjunct.value is None
+            or conjunct.path.filter is not None
+            or conjunct.path.sub is not None
+            or "." in conjunct.path.name
+        ):
+            return None
+        terms.append((conjunct.path.name, conjunct.value))
+    return terms
