@@ -1,0 +1,99 @@
+"""The prompt_organisations inventory: one local host per organisation file."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from conftest import organisation_yaml
+
+INVENTORY = "playbooks/inventory/organisations.yml"
+
+
+def inventory(run_ansible: Callable[..., Any], folder: Path) -> dict[str, Any]:
+    run = run_ansible(
+        "ansible-inventory",
+        "-i",
+        INVENTORY,
+        "--list",
+        env={"PROMPT_ORGANISATIONS_PATH": str(folder)},
+    )
+    assert run.returncode == 0, run.stderr
+    result: dict[str, Any] = json.loads(run.stdout, object_hook=_safe)
+    return result
+
+
+def _safe(value: dict[str, Any]) -> Any:
+    # ansible-inventory --list marks inventory strings {"__ansible_unsafe": ...}.
+    return value.get("__ansible_unsafe", value) if len(value) == 1 else value
+
+
+def test_one_local_host_per_organisation(
+    run_ansible: Callable[..., Any], organisations_dir: Path
+) -> None:
+    for slug in ("acme", "globex", "initech"):
+        (organisations_dir / f"{slug}.yaml").write_text(organisation_yaml(slug))
+    (organisations_dir / "notes.txt").write_text("not an organisation")
+
+    listed = inventory(run_ansible, organisations_dir)
+
+    assert sorted(listed["prompt_organisations"]["hosts"]) == [
+        "acme",
+        "globex",
+        "initech",
+    ]
+    acme = listed["_meta"]["hostvars"]["acme"]
+    assert acme["ansible_connection"] == "local"
+    interpreter = Path(acme["ansible_python_interpreter"])
+    assert interpreter.parent == Path(sys.executable).parent
+    assert acme["prompt_organisation_file"] == str(organisations_dir / "acme.yaml")
+    assert acme["prompt_organisation_slug"] == "acme"
+    assert acme["prompt_display_name"] == "Org acme"
+
+
+def test_host_is_named_by_slug_not_file_name(
+    run_ansible: Callable[..., Any], organisations_dir: Path
+) -> None:
+    (organisations_dir / "customer-1.yml").write_text(organisation_yaml("acme"))
+
+    listed = inventory(run_ansible, organisations_dir)
+
+    assert listed["prompt_organisations"]["hosts"] == ["acme"]
+
+
+def test_invalid_and_duplicate_files_become_failing_hosts(
+    run_ansible: Callable[..., Any], organisations_dir: Path
+) -> None:
+    (organisations_dir / "acme.yaml").write_text(organisation_yaml("acme"))
+    (organisations_dir / "acme-copy.yaml").write_text(organisation_yaml("acme"))
+    (organisations_dir / "broken.yaml").write_text(
+        organisation_yaml("broken", tenant_id="not-a-guid")
+    )
+
+    listed = inventory(run_ansible, organisations_dir)
+
+    assert listed["prompt_organisations"]["hosts"] == ["acme"]
+    invalid = listed["prompt_organisations_invalid"]["hosts"]
+    assert sorted(invalid) == ["acme-duplicate", "broken"]
+    hostvars = listed["_meta"]["hostvars"]
+    assert "tenant_id" in hostvars["broken"]["prompt_organisation_error"]
+    assert "GUID" in hostvars["broken"]["prompt_organisation_error"]
+    assert "exactly one file" in hostvars["acme-duplicate"]["prompt_organisation_error"]
+
+
+def test_missing_folder_is_an_error(
+    run_ansible: Callable[..., Any], tmp_path: Path
+) -> None:
+    run = run_ansible(
+        "ansible-inventory",
+        "-i",
+        INVENTORY,
+        "--list",
+        env={"PROMPT_ORGANISATIONS_PATH": str(tmp_path / "nowhere")},
+    )
+
+    assert run.returncode != 0
+    assert "PROMPT_ORGANISATIONS_PATH" in run.stderr
