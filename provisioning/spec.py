@@ -24,7 +24,13 @@ from pydantic import (
 )
 
 from provisioning._yaml import Loaded, Located, YamlSyntaxError, load_yaml, yaml_reading
-from provisioning.errors import OrganisationFileInvalid, Problem, SecretUnavailable
+from provisioning.errors import (
+    MappingInvalid,
+    OrganisationFileInvalid,
+    Problem,
+    SecretUnavailable,
+)
+from provisioning.mappings import parse_expression
 
 __all__ = [
     "DEFAULT_USER_ATTRIBUTES",
@@ -371,7 +377,25 @@ def _load(path: Path) -> tuple[OrganisationSpec | None, list[Problem]]:
     except ValidationError as exc:
         problems.extend(_from_pydantic(path, loaded, exc, {p.key for p in problems}))
         spec = None
+    if spec is not None:
+        problems.extend(_check_expressions(path, loaded, spec))
     return (None if problems else spec), sorted(problems, key=lambda p: p.line or 0)
+
+
+def _check_expressions(
+    path: Path, loaded: Loaded, spec: OrganisationSpec
+) -> list[Problem]:
+    """Parse each source expression now, so a typo is caught before any Graph call."""
+    problems = []
+    for target, expression in spec.provisioning.user_attributes.items():
+        where = ("provisioning", "user_attributes", target)
+        try:
+            parse_expression(expression)
+        except MappingInvalid as exc:
+            problems.append(
+                Problem(path, loaded.line_of(where), _dotted(where), str(exc))
+            )
+    return problems
 
 
 def _check_text(path: Path, loaded: Loaded, model: Any, at: Located) -> list[Problem]:

@@ -1,0 +1,89 @@
+"""Real servers on loopback for the engine tests: the SCIM service (admin API)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+from scim_service.api.app import create_app
+from scim_service.settings import Settings
+from scim_service.storage import Store
+
+ADMIN_KEY = "admin-key-for-tests-0123456789"
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class ServerThread:
+    """Serve an ASGI app with uvicorn on 127.0.0.1 in a background thread."""
+
+    def __init__(self, app: Any) -> None:
+        self.port = free_port()
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> ServerThread:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("server did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@dataclass
+class PromptService:
+    """The bundled SCIM service on loopback, with its store for assertions."""
+
+    url: str
+    store: Store
+
+    @property
+    def admin_url(self) -> str:
+        return f"{self.url}/admin"
+
+    @property
+    def scim_url(self) -> str:
+        return f"{self.url}/scim/v2"
+
+
+@pytest.fixture
+def prompt_service(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[PromptService]:
+    """A migrated SQLite store served on loopback; the admin key set in the env."""
+    store = Store.open(f"sqlite:///{tmp_path / 'scim.db'}")
+    store.migrate()
+    settings = Settings(
+        database_url="sqlite://", admin_key=ADMIN_KEY, log_level="WARNING"
+    )
+    monkeypatch.setenv("PROMPT_SCIM_ADMIN_KEY", ADMIN_KEY)
+    with ServerThread(create_app(settings, store=store)) as server:
+        yield PromptService(url=server.url, store=store)
+    store.close()
