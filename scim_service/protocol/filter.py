@@ -235,6 +235,9 @@ class _Parser:
             inner = self.parse_or()
             self.expect(")", "')' closing 'not ('")
             return Not(inner)
+        if token.is_word("not") and self.tokens[self.index + 1].kind == "word":
+            self.advance()
+            raise self.fail("'(' after 'not' (the form is: not (filter))")
         if token.kind == "(":
             self.advance()
             inner = self.parse_or()

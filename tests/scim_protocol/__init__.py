@@ -1,0 +1,1 @@
+"""Tests of the pure SCIM protocol layer (scim_service.protocol)."""
