@@ -166,7 +166,7 @@ class Store:
 
     @translate_db_errors
     def update_organisation(
-        self, slug: str, *, actor: Actor, **changes: Any
+        self, slug: str, /, *, actor: Actor, **changes: Any
     ) -> Organisation:
         """Change settable fields; OrganisationNotFound, OrganisationInvalid."""
         _accounts.validate_changes(changes)

@@ -1,0 +1,1 @@
+"""Tests of scim_service.storage on SQLite and PostgreSQL."""
