@@ -10,6 +10,7 @@
      +-- MappingInvalid              a user attribute expression or the matching
      |                               attribute cannot become schema JSON
      +-- SchemaUnexpected            the job schema lacks what we edit (User mapping)
+     +-- GraphConfigInvalid          Graph base URL or credential settings unusable
      +-- GraphError                  a Microsoft Graph call failed (.status, .code)
           +-- GraphPermissionDenied      403: grant the named permission
           +-- GraphNotFound              404 (absent, or not replicated yet)
@@ -89,6 +90,10 @@ class MappingInvalid(ProvisioningError):
 
 class SchemaUnexpected(ProvisioningError):
     """The synchronization schema Graph returned lacks a part the toolkit edits."""
+
+
+class GraphConfigInvalid(ProvisioningError):
+    """The Graph connection settings cannot work (base URL, credential variables)."""
 
 
 class GraphError(ProvisioningError):
