@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from scim_service.errors import ScimError
+from scim_service.protocol._path import ci_get
 from scim_service.protocol.schema import ENTERPRISE_USER, SCHEMAS, Attribute
 
 _manager = SCHEMAS[ENTERPRISE_USER].attribute("manager")
@@ -160,17 +161,19 @@ def coerce_manager(value: object, where: str) -> dict[str, Any] | None:
             return None
         parsed = coerce_element(MANAGER_OBJECT, value, where) or {}
         manager_id = parsed.get("value")
-        if manager_id is None:
-            if "$ref" in parsed:
-                raise invalid(f"Attribute '{where}' needs the manager's id in 'value'.")
-            return None
+        if manager_id is None and ci_get(value, "$ref"):
+            raise invalid(f"Attribute '{where}' needs the manager's id in 'value'.")
         return {"value": manager_id} if manager_id else None
     raise _type_error(where, "the manager's id or an object with 'value'", value)
 
 
-# The same definition, used only to check the sub-attributes of a manager object.
+# What a manager object may carry on input (RFC 7643 4.3); only `value` is kept.
 MANAGER_OBJECT = Attribute(
     name=MANAGER.name,
     type="complex",
-    sub_attributes=MANAGER.sub_attributes,
+    sub_attributes=(
+        *MANAGER.sub_attributes,
+        Attribute(name="$ref", type="reference", mutability="readOnly"),
+        Attribute(name="displayName", mutability="readOnly"),
+    ),
 )

@@ -298,9 +298,6 @@ def _apply_sub(
 ) -> None:
     """add/replace/remove of `attr.sub` without a value filter."""
     existing = holder.get(attr.name)
-    if attr is MANAGER and sub.name != "value":
-        # Only the manager's id is stored ({"value": id}, RFC 7643 4.3).
-        return
     coerced = None if kind == "remove" else coerce_value(sub, value, name)
     if attr is MANAGER and not coerced:
         holder.pop(attr.name, None)

@@ -310,6 +310,8 @@ _ENTERPRISE_SCHEMA = Schema(
         _s("organization", "Organisation name."),
         _s("division", "Division name."),
         _s("department", "Department name."),
+        # Only the manager's id is stored, so only `value` is advertised; the
+        # `$ref` and `displayName` Entra may send are accepted and dropped.
         Attribute(
             name="manager",
             type="complex",
@@ -319,18 +321,6 @@ _ENTERPRISE_SCHEMA = Schema(
                     name="value",
                     case_exact=True,
                     description="SCIM id of the manager's User resource.",
-                ),
-                Attribute(
-                    name="$ref",
-                    type="reference",
-                    case_exact=True,
-                    reference_types=("User",),
-                    description="URI of the manager's User resource.",
-                ),
-                _s(
-                    "displayName",
-                    "Name of the manager; not stored.",
-                    mutability="readOnly",
                 ),
             ),
         ),

@@ -641,8 +641,19 @@ def test_operations_key_is_case_insensitive() -> None:
             _body(
                 {"op": "add", "path": f"{ENTERPRISE}:manager.displayName", "value": "B"}
             ),
-            "mutability",
-            "manager.displayName",
+            "invalidPath",
+            "displayName",
+        ),
+        (
+            _body(
+                {
+                    "op": "add",
+                    "path": f"{ENTERPRISE}:manager",
+                    "value": {"$ref": "../Users/m"},
+                }
+            ),
+            "invalidValue",
+            "manager",
         ),
         (_body({"op": "add", "path": "groups", "value": "x"}), "invalidPath", "groups"),
         (
