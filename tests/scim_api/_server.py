@@ -96,12 +96,14 @@ def start_service(
     database_url: str,
     *,
     admin_key: str | None = ADMIN_KEY,
+    migrate: bool = True,
     **settings: Any,
 ) -> Iterator[Service]:
     """Migrate the database, serve the app on a free port, yield, stop."""
     config = Settings(database_url=database_url, admin_key=admin_key, **settings)
     store = Store.open(database_url)
-    store.migrate()
+    if migrate:
+        store.migrate()
     try:
         with ServerThread(create_app(config, store=store)) as server:
             yield Service(server.url, store, config)

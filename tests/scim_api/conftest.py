@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,18 +10,30 @@ import httpx
 import pytest
 
 from scim_api._server import Service, start_service
+from scim_service.storage import Store
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once per session, copied by each test (fast)."""
+    path = tmp_path_factory.mktemp("template") / "scim.db"
+    store = Store.open(f"sqlite:///{path}")
+    store.migrate()
+    store.close()
+    return path
 
 
 @pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    """A SQLite file in the test's temporary directory."""
+def sqlite_url(tmp_path: Path, migrated_sqlite: Path) -> str:
+    """A migrated SQLite file of its own in the test's temporary directory."""
+    shutil.copyfile(migrated_sqlite, tmp_path / "scim.db")
     return f"sqlite:///{tmp_path / 'scim.db'}"
 
 
 @pytest.fixture
 def service(sqlite_url: str) -> Iterator[Service]:
     """The service on a fresh SQLite file."""
-    yield from start_service(sqlite_url)
+    yield from start_service(sqlite_url, migrate=False)
 
 
 @pytest.fixture
