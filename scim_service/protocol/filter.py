@@ -40,6 +40,7 @@ _NAME = r"(?:\$ref|[A-Za-z][\w-]*)"
 _ATTR_PATH = re.compile(rf"(?:urn:\S*:)?{_NAME}(?:\.{_NAME})?", re.IGNORECASE)
 _SUB_NAME = re.compile(rf"\.({_NAME})")
 _NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
+_MAX_DEPTH = 32
 _WORD = re.compile(r'[^\s()\[\]"]+')
 _JSON = json.JSONDecoder()
 
@@ -146,20 +147,18 @@ class HasMatch:
 
 @dataclass
 class And:
-    left: Node
-    right: Node
+    items: list[Node]
 
     def __str__(self) -> str:
-        return f"({self.left} and {self.right})"
+        return "(" + " and ".join(str(i) for i in self.items) + ")"
 
 
 @dataclass
 class Or:
-    left: Node
-    right: Node
+    items: list[Node]
 
     def __str__(self) -> str:
-        return f"({self.left} or {self.right})"
+        return "(" + " or ".join(str(i) for i in self.items) + ")"
 
 
 @dataclass
@@ -181,6 +180,7 @@ class _Parser:
         self.label = label
         self.tokens = list(_tokens(text))
         self.index = 0
+        self.depth = 0
         self.in_brackets = False
 
     @property
@@ -213,36 +213,47 @@ class _Parser:
             raise self.fail("'and', 'or' or the end of the filter")
         return node
 
+    # Chains of and/or are kept flat, so evaluation depth only grows with
+    # parentheses, which are bounded.
     def parse_or(self) -> Node:
-        node = self.parse_and()
+        items = [self.parse_and()]
         while self.peek.is_word("or"):
             self.advance()
-            node = Or(node, self.parse_and())
-        return node
+            items.append(self.parse_and())
+        return items[0] if len(items) == 1 else Or(items)
 
     def parse_and(self) -> Node:
-        node = self.parse_unary()
+        items = [self.parse_unary()]
         while self.peek.is_word("and"):
             self.advance()
-            node = And(node, self.parse_unary())
-        return node
+            items.append(self.parse_unary())
+        return items[0] if len(items) == 1 else And(items)
+
+    def parse_group(self, closing: str) -> Node:
+        """Parse the filter inside '(' ... ')' (the '(' already consumed)."""
+        self.depth += 1
+        if self.depth > _MAX_DEPTH:
+            raise _error(
+                f"Invalid {self.label}: more than {_MAX_DEPTH} nested parentheses "
+                f"at position {self.peek.start + 1}."
+            )
+        inner = self.parse_or()
+        self.expect(")", closing)
+        self.depth -= 1
+        return inner
 
     def parse_unary(self) -> Node:
         token = self.peek
         if token.is_word("not") and self.tokens[self.index + 1].kind == "(":
             self.advance()
             self.advance()
-            inner = self.parse_or()
-            self.expect(")", "')' closing 'not ('")
-            return Not(inner)
+            return Not(self.parse_group("')' closing 'not ('"))
         if token.is_word("not") and self.tokens[self.index + 1].kind == "word":
             self.advance()
             raise self.fail("'(' after 'not' (the form is: not (filter))")
         if token.kind == "(":
             self.advance()
-            inner = self.parse_or()
-            self.expect(")", "')'")
-            return inner
+            return self.parse_group("')'")
         if token.kind == "word":
             return self.parse_attr_expression()
         raise self.fail("an attribute name, 'not (' or '('")
@@ -415,8 +426,8 @@ def validate_filter(f: Filter, rt: ResourceType) -> None:
 
 def _validate(node: Node, scope: _Scope) -> None:
     if isinstance(node, And | Or):
-        _validate(node.left, scope)
-        _validate(node.right, scope)
+        for item in node.items:
+            _validate(item, scope)
     elif isinstance(node, Not):
         _validate(node.inner, scope)
     else:
@@ -497,9 +508,9 @@ def _flatten(value: Any) -> list[Any]:
 
 def _evaluate(node: Node, obj: dict[str, Any], scope: _Scope) -> bool:
     if isinstance(node, And):
-        return _evaluate(node.left, obj, scope) and _evaluate(node.right, obj, scope)
+        return all(_evaluate(item, obj, scope) for item in node.items)
     if isinstance(node, Or):
-        return _evaluate(node.left, obj, scope) or _evaluate(node.right, obj, scope)
+        return any(_evaluate(item, obj, scope) for item in node.items)
     if isinstance(node, Not):
         return not _evaluate(node.inner, obj, scope)
 
@@ -532,7 +543,9 @@ def _compare(op: str, attr: Attribute, actual: Any, expected: Any) -> bool:
             return False
         left, right = actual, expected
         if not attr.case_exact:
-            left, right = left.casefold(), right.casefold()
+            # str.lower, like the store's case-insensitive index and uniqueness
+            # check: a filter must find exactly what a create would collide with.
+            left, right = left.lower(), right.lower()
     elif isinstance(expected, bool) or isinstance(actual, bool):
         if type(actual) is not type(expected):
             return False
@@ -593,8 +606,8 @@ def index_terms(f: Filter, rt: ResourceType) -> dict[str, str] | None:
 
 def _conjuncts(node: Node) -> Iterator[Node]:
     if isinstance(node, And):
-        yield from _conjuncts(node.left)
-        yield from _conjuncts(node.right)
+        for item in node.items:
+            yield from _conjuncts(item)
     else:
         yield node
 

@@ -179,6 +179,8 @@ def _apply_path(
                 doc.pop(target.urn, None)
             return
         if value is None:
+            if target.urn is not None:
+                doc.pop(target.urn, None)
             return
         if not isinstance(value, dict):
             raise invalid(f"The value for '{target.schema.id}' must be an object.")
@@ -251,6 +253,8 @@ def _apply_whole(
         return
 
     coerced = coerce_value(attr, value, name)
+    if coerced is None and kind == "add" and attr.multi_valued:
+        return
     if coerced is None:
         # null, "" for manager, or an empty list: the attribute becomes unassigned.
         _check_immutable(attr, name, existing, None)
@@ -259,14 +263,15 @@ def _apply_whole(
 
     if attr.multi_valued:
         current = existing if isinstance(existing, list) else []
-        if kind == "replace":
-            merged = coerced
-        else:
-            merged = list(current)
+        merged, touched = list(coerced), list(coerced)
+        if kind == "add":
+            merged, touched = list(current), []
             for item in coerced:
-                if not any(_same(attr, item, old) for old in merged):
+                same = next((old for old in merged if _same(attr, item, old)), None)
+                if same is None:
                     merged.append(item)
-        _clear_other_primaries(merged, coerced)
+                touched.append(item if same is None else same)
+        _clear_other_primaries(merged, touched)
         new: Any = merged
     elif attr.type == "complex" and attr is not MANAGER:
         # RFC 7644 3.5.2.1/3.5.2.3: sub-attributes not given stay unchanged.
@@ -309,7 +314,7 @@ def _apply_sub(
             elements = [{}]
         for element in elements:
             _set_sub(element, sub, name, coerced)
-        holder[attr.name] = elements
+        holder[attr.name] = [e for e in elements if e]
         return
 
     element = dict(existing) if isinstance(existing, dict) else {}

@@ -44,14 +44,18 @@ def parse_resource(body: object, rt: ResourceType) -> dict[str, Any]:
     for key, value in body.items():
         if not isinstance(key, str) or key.lower() in _IGNORED_KEYS:
             continue
-        ext = rt.extension(key)
-        if ext is not None:
+        # An extension's attributes come nested under its URN; some clients also
+        # nest core attributes under the core URN.
+        schema = rt.extension(key) or (
+            rt.schema if key.lower() == rt.schema.id.lower() else None
+        )
+        if schema is not None:
             if value is None:
                 continue
             if not isinstance(value, dict):
-                raise invalid(f"Extension '{ext.id}' must be a JSON object.")
+                raise invalid(f"'{schema.id}' must be a JSON object of attributes.")
             for sub_key, sub_value in value.items():
-                _put(doc, rt, f"{ext.id}:{sub_key}", sub_value)
+                _put(doc, rt, f"{schema.id}:{sub_key}", sub_value)
             continue
         _put(doc, rt, key, value)
 
@@ -81,6 +85,8 @@ def _put(doc: dict[str, Any], rt: ResourceType, key: str, value: object) -> None
             holder.pop(attr.name, None)
         else:
             holder[attr.name] = coerced
+    elif attr.multi_valued:
+        raise invalid(f"'{key}': give '{attr.name}' as a list of objects instead.")
     else:
         # A dotted key ("name.givenName") in a body sets one sub-attribute.
         coerced = coerce_value(target.sub, value, target.name)

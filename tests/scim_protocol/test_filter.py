@@ -327,3 +327,28 @@ def test_index_terms_are_consistent_with_matching() -> None:
 
     assert index_terms(f, USER) == {"userName": "ADELE.VANCE@CONTOSO.COM"}
     assert f.matches(USER_REP, USER)
+
+
+def test_long_or_chains_evaluate() -> None:
+    text = " or ".join(f'userName eq "user{i}@x"' for i in range(3000))
+
+    assert not _matches(text)
+    assert _matches(text + " or title pr")
+
+
+def test_deeply_nested_parentheses_are_refused() -> None:
+    text = "(" * 40 + "title pr" + ")" * 40
+
+    with pytest.raises(ScimError) as caught:
+        parse_filter(text)
+
+    assert caught.value.scim_type == "invalidFilter"
+    assert "nested" in caught.value.detail
+
+
+def test_case_insensitive_comparison_is_lower_case_folding() -> None:
+    # Same rule as the store's case-insensitive userName index and uniqueness.
+    rep = rendered_user({"userName": "Stra\u00dfe@x"})
+
+    assert _matches('userName eq "STRA\u00dfE@X"', rep)
+    assert not _matches('userName eq "STRASSE@X"', rep)

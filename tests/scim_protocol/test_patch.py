@@ -726,3 +726,33 @@ def test_refused_patches(body: object, scim_type: str, detail: str) -> None:
 
     assert error.scim_type == scim_type
     assert detail in error.detail
+
+
+def test_add_of_an_empty_list_changes_nothing() -> None:
+    new = apply_patch(
+        _group("u1"), _body({"op": "Add", "path": "members", "value": []}), GROUP
+    )
+
+    assert new == _group("u1")
+
+
+def test_adding_an_existing_primary_value_keeps_it_primary() -> None:
+    doc = _user()
+
+    new = _patch(
+        doc,
+        {
+            "op": "add",
+            "path": "emails",
+            "value": [{"type": "work", "value": "AdeleV@contoso.com", "primary": True}],
+        },
+    )
+
+    assert new == doc
+
+
+def test_replacing_an_extension_with_null_clears_it() -> None:
+    new = _patch(_user(), {"op": "replace", "value": {ENTERPRISE: None}})
+
+    assert ENTERPRISE not in new
+    assert new[PROMPT] == USER_BODY[PROMPT]

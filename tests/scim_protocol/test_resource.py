@@ -467,3 +467,18 @@ def test_accessors_read_indexed_values() -> None:
     assert display_name(doc) == "Adele Vance"
     assert user_name({}) is None
     assert external_id({"externalId": 5}) is None
+
+
+def test_core_attributes_nested_under_the_core_urn() -> None:
+    doc = parse_resource({CORE: {"userName": "u", "title": "T"}}, USER)
+
+    assert doc == {"userName": "u", "title": "T"}
+
+
+def test_dotted_keys_in_a_body() -> None:
+    doc = parse_resource({"userName": "u", "name.givenName": "Ann"}, USER)
+
+    assert doc == {"userName": "u", "name": {"givenName": "Ann"}}
+    with pytest.raises(ScimError) as caught:
+        parse_resource({"userName": "u", "emails.value": "a@b"}, USER)
+    assert caught.value.scim_type == "invalidValue"
