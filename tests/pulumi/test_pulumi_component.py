@@ -1,0 +1,256 @@
+"""The Pulumi program under the SDK's mocks: resource graph, inputs, order, secrets."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import (
+    APP_ID,
+    APP_OBJECT_ID,
+    APPLICATION,
+    ASSIGNMENT,
+    CHECK,
+    FIXTURES,
+    ISSUED_TOKEN,
+    JOB,
+    JOB_ID,
+    PROMPT_SIDE,
+    ROOT,
+    SCHEMA,
+    SECRET,
+    SERVICE_PRINCIPAL,
+    SP_OBJECT_ID,
+    START,
+    USER_ROLE_ID,
+    ProgramRun,
+    RunProgram,
+    principal_id,
+    secret_value,
+)
+
+ENV_TOKEN = "token-from-the-environment"
+
+
+@pytest.fixture
+def acme(run_program: RunProgram, monkeypatch: pytest.MonkeyPatch) -> ProgramRun:
+    monkeypatch.setenv("PROMPT_SCIM_TOKEN_ACME", ENV_TOKEN)
+    config = {
+        "prompt:organisationFile": str(FIXTURES / "acme.yaml"),
+        "prompt:graphBaseUrl": "http://127.0.0.1:8765/v1.0/",
+    }
+    return run_program("acme", config)
+
+
+@pytest.fixture
+def example(run_program: RunProgram, monkeypatch: pytest.MonkeyPatch) -> ProgramRun:
+    monkeypatch.setenv("PROMPT_SCIM_ADMIN_KEY", "admin-key-not-an-input")
+    # No organisationFile: the stack name is the slug (organisations/example.yaml).
+    return run_program("example", {})
+
+
+def test_registers_the_manual_procedure_as_resources(acme: ProgramRun) -> None:
+    types = sorted(r.type for r in acme.registered)
+
+    assert types == sorted(
+        [
+            "prompt:index:Organisation",
+            APPLICATION,
+            SERVICE_PRINCIPAL,
+            SECRET,
+            JOB,
+            CHECK,
+            SCHEMA,
+            START,
+            ASSIGNMENT,
+            ASSIGNMENT,
+            ASSIGNMENT,
+        ]
+    )
+    component = acme.one("prompt:index:Organisation")
+    children = [r for r in acme.registered if r is not component]
+    assert {r.parent for r in children} == {component.urn}
+
+
+def test_application_comes_from_the_non_gallery_template(acme: ProgramRun) -> None:
+    application = acme.one(APPLICATION)
+
+    assert application.inputs == {
+        "displayName": "Prompt (Acme Health)",
+        "templateId": "8adf8e6e-67b2-4cf2-a259-e3dc5476c621",
+    }
+
+
+def test_service_principal_is_adopted_marked_and_retained(acme: ProgramRun) -> None:
+    sp = acme.one(SERVICE_PRINCIPAL)
+
+    assert sp.inputs["clientId"] == APP_ID
+    assert sp.inputs["useExisting"] is True
+    assert sp.inputs["appRoleAssignmentRequired"] is True
+    assert "prompt-provisioning:acme" in sp.inputs["tags"]
+    assert "WindowsAzureActiveDirectoryIntegratedApp" in sp.inputs["tags"]
+    assert sp.retain_on_delete
+    assert acme.depends_on(sp, acme.one(APPLICATION))
+
+
+def test_secret_holds_url_token_scope_and_notifications(acme: ProgramRun) -> None:
+    secret = acme.one(SECRET)
+    wire = secret.inputs["credentials"]
+    values = {item["key"]: item["value"] for item in wire}
+
+    assert secret.inputs["servicePrincipalId"] == f"/servicePrincipals/{SP_OBJECT_ID}"
+    assert values["BaseAddress"] == "https://prompt.example.com/scim/v2"
+    assert secret_value(values["SecretToken"]) == ENV_TOKEN
+    assert values["SyncAll"] == "false"
+    assert json.loads(values["SyncNotificationSettings"])["Recipients"] == (
+        "it-ops@acme.example"
+    )
+
+
+def test_job_is_created_stopped_after_the_secret(acme: ProgramRun) -> None:
+    job = acme.one(JOB)
+
+    assert job.inputs == {
+        "servicePrincipalId": f"/servicePrincipals/{SP_OBJECT_ID}",
+        "templateId": "scim",
+        "enabled": False,
+    }
+    assert acme.one(SECRET).urn in job.dependencies
+    # The start resource owns the running state; azuread must not undo it.
+    assert job.ignore_changes == ["enabled"]
+
+
+def test_dynamic_resources_get_bare_ids_and_no_credentials(acme: ProgramRun) -> None:
+    for type_ in (CHECK, SCHEMA, START):
+        inputs = acme.one(type_).inputs
+
+        assert inputs["service_principal_id"] == SP_OBJECT_ID
+        assert inputs["application_object_id"] == APP_OBJECT_ID
+        assert inputs["app_id"] == APP_ID
+        assert inputs["job_id"] == JOB_ID
+        assert inputs["tenant_id"] == "11111111-2222-3333-4444-555555555555"
+        assert inputs["graph_base_url"] == "http://127.0.0.1:8765/v1.0"
+        text = json.dumps({k: v for k, v in inputs.items() if k != "__provider"})
+        assert "AZURE_" not in text
+        assert "admin" not in text.lower()
+
+
+def test_schema_carries_the_configured_mappings(acme: ProgramRun) -> None:
+    schema = acme.one(SCHEMA)
+
+    assert schema.inputs["groups"] is False
+    assert schema.inputs["matching"] == "userName"
+    assert schema.inputs["user_attributes"]["externalId"] == "objectId"
+    assert set(schema.inputs["user_attributes"]) == {
+        "userName",
+        "active",
+        "displayName",
+        "name.givenName",
+        "name.familyName",
+        'emails[type eq "work"].value',
+        "externalId",
+    }
+
+
+def test_credential_check_token_is_secret(acme: ProgramRun) -> None:
+    check = acme.one(CHECK)
+
+    assert secret_value(check.inputs["token"]) == ENV_TOKEN
+    assert check.inputs["base_address"] == "https://prompt.example.com/scim/v2"
+    assert check.additional_secret_outputs == ["token_fingerprint"]
+
+
+def test_order_of_the_manual_procedure_holds(acme: ProgramRun) -> None:
+    secret, job = acme.one(SECRET), acme.one(JOB)
+    check, schema, start = acme.one(CHECK), acme.one(SCHEMA), acme.one(START)
+
+    assert acme.depends_on(job, secret)
+    assert acme.depends_on(check, job)
+    assert acme.depends_on(schema, check)
+    assert acme.depends_on(start, schema)
+    for assignment in acme.all(ASSIGNMENT):
+        assert schema.urn in assignment.dependencies
+        assert assignment.urn in start.dependencies
+    assert not acme.depends_on(schema, start)
+
+
+def test_one_assignment_per_principal_with_the_user_role(acme: ProgramRun) -> None:
+    assignments = {r.name: r.inputs for r in acme.all(ASSIGNMENT)}
+
+    assert set(assignments) == {
+        "acme-user-alice@acme.example",
+        "acme-user-bob@acme.example",
+        "acme-group-prompt-users",
+    }
+    principals = {a["principalObjectId"] for a in assignments.values()}
+    assert principals == {
+        principal_id("user", "alice@acme.example"),
+        principal_id("user", "bob@acme.example"),
+        principal_id("group", "Prompt Users"),
+    }
+    for inputs in assignments.values():
+        assert inputs["appRoleId"] == USER_ROLE_ID
+        assert inputs["resourceObjectId"] == SP_OBJECT_ID
+
+
+def test_principals_are_looked_up_by_upn_and_display_name(acme: ProgramRun) -> None:
+    lookups = {
+        (c.token.split(":")[-1], tuple(sorted(c.args.items()))) for c in acme.calls
+    }
+
+    assert ("getUser", (("userPrincipalName", "Bob@Acme.example"),)) in lookups
+    assert ("getGroup", (("displayName", "Prompt Users"),)) in lookups
+
+
+def test_stack_outputs(acme: ProgramRun) -> None:
+    assert acme.outputs == {
+        "application_id": APP_ID,
+        "application_object_id": APP_OBJECT_ID,
+        "service_principal_id": SP_OBJECT_ID,
+        "job_id": JOB_ID,
+        "scim_url": "https://prompt.example.com/scim/v2",
+        "assignment_count": 3,
+    }
+
+
+def test_prompt_side_is_not_managed_without_admin_url(acme: ProgramRun) -> None:
+    assert acme.all(PROMPT_SIDE) == []
+
+
+def test_example_issues_the_token_through_the_prompt_side(example: ProgramRun) -> None:
+    prompt_side = example.one(PROMPT_SIDE)
+    secret = example.one(SECRET)
+    values = {item["key"]: item["value"] for item in secret.inputs["credentials"]}
+
+    assert prompt_side.inputs["slug"] == "example"
+    assert prompt_side.inputs["issue_token"] is True
+    assert prompt_side.inputs["default_department"] == "Nursing"
+    assert prompt_side.additional_secret_outputs == ["token"]
+    assert secret_value(values["SecretToken"]) == ISSUED_TOKEN
+    assert example.depends_on(secret, prompt_side)
+    assert "PROMPT_SCIM_ADMIN_KEY" not in json.dumps(prompt_side.inputs)
+    assert "admin-key-not-an-input" not in json.dumps(prompt_side.inputs)
+
+
+def test_example_stack_uses_organisations_example_yaml(example: ProgramRun) -> None:
+    application = example.one(APPLICATION)
+
+    assert (ROOT / "organisations" / "example.yaml").is_file()
+    assert application.inputs["displayName"] == "Prompt (Example Health)"
+    assert example.outputs["assignment_count"] == 2
+
+
+def test_config_token_overrides_the_file_and_is_secret(
+    run_program: RunProgram,
+) -> None:
+    config = {
+        "prompt:scimToken": "token-from-stack-config",
+        "prompt:managePromptOrganisation": "false",
+    }
+    run = run_program("example", config, secret_keys=("prompt:scimToken",))
+    values = {
+        item["key"]: item["value"] for item in run.one(SECRET).inputs["credentials"]
+    }
+
+    assert secret_value(values["SecretToken"]) == "token-from-stack-config"
+    assert run.all(PROMPT_SIDE) == []
