@@ -149,7 +149,9 @@ def _apply_object(
     (`urn:...:User:employeeNumber`) or an extension URN holding an object.
     """
     for key, item in value.items():
-        if not isinstance(key, str) or (prefix is None and key.lower() == "schemas"):
+        # A `schemas` member (clients serialising an extension object add one)
+        # is not an attribute.
+        if not isinstance(key, str) or key.lower() == "schemas":
             continue
         path = f"{prefix}:{key}" if prefix else key
         _apply_path(doc, rt, kind, path, item, True)

@@ -55,7 +55,8 @@ def parse_resource(body: object, rt: ResourceType) -> dict[str, Any]:
             if not isinstance(value, dict):
                 raise invalid(f"'{schema.id}' must be a JSON object of attributes.")
             for sub_key, sub_value in value.items():
-                _put(doc, rt, f"{schema.id}:{sub_key}", sub_value)
+                if str(sub_key).lower() not in _IGNORED_KEYS:
+                    _put(doc, rt, f"{schema.id}:{sub_key}", sub_value)
             continue
         _put(doc, rt, key, value)
 

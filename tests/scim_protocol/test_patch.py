@@ -756,3 +756,17 @@ def test_replacing_an_extension_with_null_clears_it() -> None:
 
     assert ENTERPRISE not in new
     assert new[PROMPT] == USER_BODY[PROMPT]
+
+
+def test_extension_object_with_schemas_member() -> None:
+    # scim2-models serialises an extension object with its own `schemas` list.
+    new = _patch(
+        _bare_user(),
+        {
+            "op": "add",
+            "path": ENTERPRISE,
+            "value": {"schemas": [ENTERPRISE], "department": "Retail"},
+        },
+    )
+
+    assert new[ENTERPRISE] == {"department": "Retail"}

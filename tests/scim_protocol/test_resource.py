@@ -482,3 +482,11 @@ def test_dotted_keys_in_a_body() -> None:
     with pytest.raises(ScimError) as caught:
         parse_resource({"userName": "u", "emails.value": "a@b"}, USER)
     assert caught.value.scim_type == "invalidValue"
+
+
+def test_extension_object_with_schemas_member() -> None:
+    doc = parse_resource(
+        {"userName": "u", ENTERPRISE: {"schemas": [ENTERPRISE], "division": "D"}}, USER
+    )
+
+    assert doc == {"userName": "u", ENTERPRISE: {"division": "D"}}
