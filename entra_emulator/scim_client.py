@@ -1,0 +1,194 @@
+"""HTTP calls to the SCIM endpoint, made the way Entra's provisioning service does.
+
+Entra appends /Users and /Groups to the Tenant URL (BaseAddress) and sends the Secret
+Token as a bearer token; filters are `attr eq "value"` with `+` for spaces
+(scim-entra.md 1.1, 1.8). A `?aadOptscim062020` flag on the Tenant URL selects the
+RFC-compliant PATCH shape; whether Entra strips the query from request URLs is not
+documented, so the emulator strips it and sends clean URLs.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import Counter
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+from .errors import ScimCredentialsRejected, ScimRequestFailed
+
+logger = logging.getLogger(__name__)
+
+SCIM_JSON = "application/scim+json"
+FLAG_062020 = "aadoptscim062020"
+
+# Provisioning-log error codes for SCIM answers (MS-LOGS names where one exists).
+_ERROR_CODES = {
+    400: "SystemForCrossDomainIdentityManagementBadRequest",
+    401: "SystemForCrossDomainIdentityManagementCredentialValidationFailure",
+    403: "SystemForCrossDomainIdentityManagementBadRequest",
+    404: "InvalidAnchor",
+    409: "SystemForCrossDomainIdentityManagementBadRequest",
+    429: "TooManyRequests",
+}
+
+
+def split_base(base_address: str) -> tuple[str, bool]:
+    """Return the Tenant URL without query or trailing slash, and the 062020 flag."""
+    parts = urlsplit(base_address.strip())
+    flags = {item.split("=")[0].lower() for item in parts.query.split("&") if item}
+    clean = urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+    return clean, FLAG_062020 in flags
+
+
+def error_code_for(status: int) -> str:
+    if status >= 500:
+        return "SystemForCrossDomainIdentityManagementServiceUnavailable"
+    return _ERROR_CODES.get(status, "SystemForCrossDomainIdentityManagementBadRequest")
+
+
+def filter_value(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class ScimClient:
+    """One job's connection to its SCIM endpoint; counts requests by method."""
+
+    def __init__(
+        self,
+        base_address: str,
+        token: str,
+        *,
+        timeout: float = 30.0,
+        concurrency: int = 8,
+    ) -> None:
+        self.base, self.compliant_patch = split_base(base_address)
+        limits = httpx.Limits(
+            max_connections=concurrency, max_keepalive_connections=concurrency
+        )
+        self._http = httpx.AsyncClient(
+            timeout=timeout,
+            limits=limits,
+            headers={"Authorization": f"Bearer {token}", "Accept": SCIM_JSON},
+        )
+        self.counts: Counter[str] = Counter()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> httpx.Response:
+        url = self.base + path
+        headers = {"Content-Type": SCIM_JSON} if body is not None else None
+        self.counts[method] += 1
+        try:
+            response = await self._http.request(
+                method, url, params=params, json=body, headers=headers
+            )
+        except httpx.TimeoutException as exc:
+            raise ScimRequestFailed(
+                None, "Timeout", f"{method} {url} timed out."
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise ScimRequestFailed(
+                None,
+                "SystemForCrossDomainIdentityManagementServiceUnavailable",
+                f"{method} {url} failed: {type(exc).__name__}.",
+            ) from exc
+        logger.debug("%s %s -> %s", method, url, response.status_code)
+        if response.status_code == 401:
+            raise ScimCredentialsRejected(
+                401,
+                error_code_for(401),
+                f"{method} {url} answered 401: the SCIM endpoint rejected the "
+                "Secret Token.",
+            )
+        if response.status_code >= 300:
+            detail = response.text[:300].replace("\n", " ")
+            raise ScimRequestFailed(
+                response.status_code,
+                error_code_for(response.status_code),
+                f"{method} {url} answered {response.status_code}: {detail}",
+            )
+        return response
+
+    def _json(self, response: httpx.Response, what: str) -> dict[str, Any]:
+        try:
+            data = response.json()
+        except ValueError as exc:
+            raise ScimRequestFailed(
+                response.status_code,
+                "SystemForCrossDomainIdentityManagementServiceIncompatible",
+                f"{what} did not answer JSON.",
+            ) from exc
+        if not isinstance(data, dict):
+            raise ScimRequestFailed(
+                response.status_code,
+                "SystemForCrossDomainIdentityManagementServiceIncompatible",
+                f"{what} did not answer a JSON object.",
+            )
+        return data
+
+    async def query(
+        self, resource: str, attribute: str, value: str, **extra: str
+    ) -> list[dict[str, Any]]:
+        """GET /{resource}?filter=attribute eq "value"; return the resources."""
+        params = {"filter": f"{attribute} eq {filter_value(value)}", **extra}
+        response = await self._send("GET", f"/{resource}", params=params)
+        data = self._json(response, f"GET /{resource}?filter")
+        resources = data.get("Resources", data.get("resources", []))
+        if "totalResults" not in data or not isinstance(resources, list):
+            raise ScimRequestFailed(
+                response.status_code,
+                "SystemForCrossDomainIdentityManagementServiceIncompatible",
+                f"GET /{resource}?filter did not answer a SCIM ListResponse.",
+            )
+        return [r for r in resources if isinstance(r, dict)]
+
+    async def get(self, resource: str, resource_id: str) -> dict[str, Any] | None:
+        """GET /{resource}/{id}; None when the endpoint answers 404."""
+        try:
+            response = await self._send("GET", f"/{resource}/{resource_id}")
+        except ScimRequestFailed as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return self._json(response, f"GET /{resource}/{{id}}")
+
+    async def create(self, resource: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = await self._send("POST", f"/{resource}", body=body)
+        created = self._json(response, f"POST /{resource}")
+        if not created.get("id"):
+            raise ScimRequestFailed(
+                response.status_code,
+                "SystemForCrossDomainIdentityManagementServiceIncompatible",
+                f"POST /{resource} answered without an id.",
+            )
+        return created
+
+    async def patch(
+        self, resource: str, resource_id: str, body: dict[str, Any]
+    ) -> None:
+        await self._send("PATCH", f"/{resource}/{resource_id}", body=body)
+
+    async def delete(self, resource: str, resource_id: str) -> None:
+        await self._send("DELETE", f"/{resource}/{resource_id}")
+
+    async def probe(self, user_attribute: str, group_attribute: str | None) -> None:
+        """Test Connection: query a random GUID that cannot exist (MS-DEV note)."""
+        await self.query("Users", user_attribute, str(uuid.uuid4()))
+        if group_attribute:
+            await self.query(
+                "Groups",
+                group_attribute,
+                str(uuid.uuid4()),
+                excludedAttributes="members",
+            )
