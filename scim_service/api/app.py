@@ -6,6 +6,7 @@ workers import (settings from PROMPT_SCIM_* variables).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -38,6 +39,10 @@ _ADMIN_ERRORS: dict[type[Exception], int] = {
 
 def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     """Build the app; it opens (and on shutdown closes) its Store unless given one."""
+    # uvicorn's own access line carries the query string, and SCIM filters hold
+    # e-mail addresses; RequestContextMiddleware logs a safe line instead.
+    logging.getLogger("uvicorn.access").disabled = True
+
     owns_store = store is None
     if store is None:
         ensure_sqlite_directory(settings.database_url)

@@ -1,0 +1,166 @@
+"""Admin API under /admin: organisations, tokens, audit, key protection, OpenAPI."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from scim_api._server import Service, start_service
+from scim_api.test_entra import entra_user
+
+ACME = {
+    "slug": "acme",
+    "display_name": "Acme Health",
+    "tenant_id": "11111111-2222-3333-4444-555555555555",
+    "sso_enabled": True,
+    "provisioning_enabled": True,
+    "default_department": "Nursing",
+    "default_section": "Ward 3",
+}
+
+
+def test_organisation_create_get_update_list(service: Service) -> None:
+    admin = service.admin()
+
+    created = admin.post("/admin/organisations", json=ACME)
+    again = admin.post("/admin/organisations", json=ACME)
+    updated = admin.patch(
+        "/admin/organisations/acme",
+        json={"default_section": None, "sso_enabled": False},
+    )
+    shown = admin.get("/admin/organisations/acme")
+    listed = admin.get("/admin/organisations")
+    missing = admin.get("/admin/organisations/nope")
+
+    assert created.status_code == 201
+    assert {k: created.json()[k] for k in ACME} == ACME
+    assert again.status_code == 409
+    assert updated.status_code == 200
+    assert shown.json()["default_section"] is None
+    assert shown.json()["sso_enabled"] is False
+    assert shown.json()["default_department"] == "Nursing"
+    assert [o["slug"] for o in listed.json()] == ["acme"]
+    assert missing.status_code == 404
+    assert "nope" in missing.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {**ACME, "slug": "Not A Slug"},
+        {**ACME, "slug": "users"},
+        {**ACME, "unknown": 1},
+        {"slug": "x1"},
+    ],
+)
+def test_invalid_organisations_are_refused(service: Service, body: dict) -> None:
+    response = service.admin().post("/admin/organisations", json=body)
+
+    assert response.status_code == 422
+    assert service.store.list_organisations() == []
+
+
+def test_tokens_issue_list_verify_revoke(service: Service) -> None:
+    admin = service.admin()
+    admin.post("/admin/organisations", json=ACME)
+
+    issued = admin.post("/admin/organisations/acme/tokens", json={"label": "entra"})
+    token = issued.json()
+    listed = admin.get("/admin/organisations/acme/tokens")
+    valid = admin.post(
+        "/admin/organisations/acme/tokens/verify", json={"token": token["secret"]}
+    )
+    revoked = admin.delete(f"/admin/organisations/acme/tokens/{token['token']['id']}")
+    invalid = admin.post(
+        "/admin/organisations/acme/tokens/verify", json={"token": token["secret"]}
+    )
+    unknown = admin.delete("/admin/organisations/acme/tokens/tok_00000000")
+
+    assert issued.status_code == 201
+    assert len(token["secret"]) >= 43
+    assert "shown only once" in token["warning"]
+    assert token["secret"] not in listed.text
+    assert [t["label"] for t in listed.json()] == ["entra"]
+    assert valid.json() == {"valid": True, "token_id": token["token"]["id"]}
+    assert revoked.json()["revoked"] is not None
+    assert invalid.json() == {"valid": False, "token_id": None}
+    assert unknown.status_code == 404
+
+
+def test_verify_refuses_token_of_another_organisation(service: Service) -> None:
+    admin = service.admin()
+    admin.post("/admin/organisations", json=ACME)
+    admin.post("/admin/organisations", json={**ACME, "slug": "globex"})
+    secret = admin.post("/admin/organisations/acme/tokens").json()["secret"]
+
+    response = admin.post(
+        "/admin/organisations/globex/tokens/verify", json={"token": secret}
+    )
+
+    assert response.json() == {"valid": False, "token_id": None}
+
+
+def test_audit_pages_show_who_what_when(service: Service) -> None:
+    admin = service.admin()
+    admin.post("/admin/organisations", json=ACME)
+    secret = admin.post("/admin/organisations/acme/tokens").json()["secret"]
+    with service.client(secret) as scim:
+        user = scim.post(
+            "/Users", json=entra_user("audit@x.com"), headers={"X-Request-Id": "r-1"}
+        ).json()
+
+    first = admin.get("/admin/organisations/acme/audit", params={"limit": 2}).json()
+    second = admin.get(
+        "/admin/organisations/acme/audit",
+        params={"limit": 2, "before_id": first["next_before_id"]},
+    ).json()
+    of_user = admin.get("/admin/audit", params={"resource_id": user["id"]}).json()
+
+    assert len(first["events"]) == 2
+    assert first["events"][0]["resource_id"] == user["id"]
+    assert first["events"][0]["actor_kind"] == "scim"
+    assert first["events"][0]["request_id"] == "r-1"
+    assert first["events"][0]["after"]["userName"] == "audit@x.com"
+    assert [e["actor_kind"] for e in second["events"]] == ["admin"]
+    assert second["next_before_id"] is None
+    assert [e["resource_id"] for e in of_user["events"]] == [user["id"]]
+
+
+@pytest.mark.parametrize("key", [None, "wrong", ""])
+def test_admin_key_is_required(service: Service, key: str | None) -> None:
+    response = service.admin(key).get("/admin/organisations")
+
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+@pytest.fixture
+def keyless_service(sqlite_url: str) -> Iterator[Service]:
+    yield from start_service(sqlite_url, admin_key=None, migrate=False)
+
+
+def test_admin_api_without_configured_key_is_disabled(
+    keyless_service: Service,
+) -> None:
+    response = keyless_service.admin("anything").get("/admin/organisations")
+
+    assert response.status_code == 503
+    assert "PROMPT_SCIM_ADMIN_KEY" in response.json()["detail"]
+
+
+def test_openapi_documents_the_admin_routes(service: Service) -> None:
+    spec = httpx.get(f"{service.url}/admin/openapi.json").json()
+
+    assert set(spec["paths"]) == {
+        "/admin/organisations",
+        "/admin/organisations/{slug}",
+        "/admin/organisations/{slug}/tokens",
+        "/admin/organisations/{slug}/tokens/{token_id}",
+        "/admin/organisations/{slug}/tokens/verify",
+        "/admin/organisations/{slug}/audit",
+        "/admin/audit",
+    }
+    assert "OrganisationCreate" in spec["components"]["schemas"]
+    assert "IssuedTokenOut" in spec["components"]["schemas"]

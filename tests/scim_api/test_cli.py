@@ -1,0 +1,157 @@
+"""`prompt-scim`: organisations, tokens, audit, migrate and serve."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner, Result
+
+from scim_api._server import free_port
+from scim_service.cli import cli
+
+
+def run(url: str, *args: str) -> Result:
+    return CliRunner().invoke(cli, ["--database-url", url, *args])
+
+
+def test_organisation_commands(sqlite_url: str) -> None:
+    created = run(
+        sqlite_url,
+        "org", "create", "acme",
+        "--display-name", "Acme Health",
+        "--tenant-id", "11111111-2222-3333-4444-555555555555",
+        "--default-department", "Nursing",
+        "--default-section", "Ward 3",
+        "--provisioning-disabled",
+    )  # fmt: skip
+    updated = run(
+        sqlite_url, "org", "update", "acme", "--provisioning-enabled",
+        "--default-section", "",
+    )  # fmt: skip
+    shown = run(sqlite_url, "org", "show", "acme", "--json")
+    listed = run(sqlite_url, "org", "list", "--json")
+    text = run(sqlite_url, "org", "list")
+
+    assert created.exit_code == 0, created.output
+    assert "default_department:   Nursing" in created.stdout
+    assert updated.exit_code == 0, updated.output
+    org = json.loads(shown.stdout)
+    assert org["provisioning_enabled"] is True
+    assert org["default_section"] is None
+    assert org["tenant_id"] == "11111111-2222-3333-4444-555555555555"
+    assert [o["slug"] for o in json.loads(listed.stdout)] == ["acme"]
+    assert "Acme Health" in text.stdout
+
+
+def test_token_commands_show_secret_once(sqlite_url: str) -> None:
+    run(sqlite_url, "org", "create", "acme", "--display-name", "Acme")
+
+    issued = run(sqlite_url, "token", "issue", "acme", "--label", "entra")
+    secret = issued.stdout.strip()
+    listed = run(sqlite_url, "token", "list", "acme", "--json")
+    token_id = json.loads(listed.stdout)[0]["id"]
+    revoked = run(sqlite_url, "token", "revoke", "acme", token_id)
+    after = json.loads(run(sqlite_url, "token", "list", "acme", "--json").stdout)
+    audit = json.loads(run(sqlite_url, "audit", "--org", "acme", "--json").stdout)
+
+    assert issued.exit_code == 0
+    assert secret.startswith("pscim_")
+    assert "shown only once" in issued.stderr
+    assert secret not in listed.stdout
+    assert revoked.exit_code == 0
+    assert after[0]["revoked"] is not None
+    assert [e["action"] for e in audit][:2] == ["token.revoke", "token.issue"]
+    assert all(e["actor_kind"] == "cli" for e in audit)
+    assert secret not in json.dumps(audit)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("org", "show", "nope"),
+        ("org", "create", "Bad Slug", "--display-name", "x"),
+        ("token", "issue", "nope"),
+        ("token", "revoke", "acme", "tok_00000000"),
+        ("audit", "--org", "nope"),
+        ("serve", "--workers", "2"),
+    ],
+)
+def test_errors_are_one_line_exit_1(sqlite_url: str, args: tuple[str, ...]) -> None:
+    run(sqlite_url, "org", "create", "acme", "--display-name", "Acme")
+
+    result = run(sqlite_url, *args)
+
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("Error: ")
+
+
+def test_usage_error_exits_2(sqlite_url: str) -> None:
+    result = run(sqlite_url, "org", "update", "acme")
+
+    assert result.exit_code == 2
+    assert "Nothing to change" in result.stderr
+
+
+def test_migrate_on_every_database(database_url: str) -> None:
+    first = run(database_url, "migrate")
+    second = run(database_url, "migrate")
+    created = run(database_url, "org", "create", "acme", "--display-name", "A")
+
+    assert first.exit_code == 0, first.output
+    assert "newest schema" in first.stdout
+    assert second.exit_code == 0
+    assert created.exit_code == 0, created.output
+
+
+@pytest.mark.slow
+def test_serve_runs_the_service(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'served.db'}"
+    run(url, "org", "create", "acme", "--display-name", "Acme")
+    secret = run(url, "token", "issue", "acme").stdout.strip()
+    port = free_port()
+    script = Path(sys.executable).with_name("prompt-scim")
+    env = {**os.environ, "PROMPT_SCIM_ADMIN_KEY": "k" * 32}
+    process = subprocess.Popen(
+        [str(script), "--database-url", url, "serve", "--port", str(port)],
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                ready = httpx.get(f"{base}/readyz")
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "serve did not start"
+                time.sleep(0.1)
+        users = httpx.get(
+            f"{base}/scim/v2/Users?filter=userName+eq+%22x%40y.z%22",
+            headers={"Authorization": f"Bearer {secret}"},
+        )
+    finally:
+        process.terminate()
+        _, stderr = process.communicate(timeout=20)
+
+    assert ready.status_code == 200
+    assert users.status_code == 200
+    access = [
+        json.loads(line)
+        for line in stderr.splitlines()
+        if line.startswith("{") and '"scim_service.access"' in line
+    ]
+    assert any(a["path"] == "/scim/v2/Users" and a["status"] == 200 for a in access)
+    assert secret not in stderr
+    assert "x%40y.z" not in stderr
