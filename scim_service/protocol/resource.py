@@ -12,7 +12,7 @@ from typing import Any
 
 from scim_service.errors import ScimError
 from scim_service.protocol._path import Resolved, container, resolve_name
-from scim_service.protocol._values import coerce_value, invalid
+from scim_service.protocol._values import MANAGER, coerce_value, invalid
 from scim_service.protocol.schema import Attribute, ResourceType
 
 __all__ = [
@@ -78,6 +78,10 @@ def _put(doc: dict[str, Any], rt: ResourceType, key: str, value: object) -> None
         return
     if attr.mutability == "writeOnly":
         return
+    if attr is MANAGER and target.sub is not None:
+        # "manager.value" in a body: the same rules as a manager object.
+        value = {target.sub.name: value}
+        target = Resolved(target.urn, target.schema, attr)
 
     holder = doc if target.urn is None else doc.setdefault(target.urn, {})
     if target.sub is None:

@@ -770,3 +770,26 @@ def test_extension_object_with_schemas_member() -> None:
     )
 
     assert new[ENTERPRISE] == {"department": "Retail"}
+
+
+def test_capitalised_paths_from_entra_postman_bodies() -> None:
+    new = _patch(
+        _bare_user(),
+        {"op": "Add", "path": f"{ENTERPRISE}:Manager.Value", "value": "m-9"},
+        {"op": "Add", "path": 'Emails[Type eq "work"].Value', "value": "w@x.org"},
+        {"op": "Add", "path": 'emails[type eq "work"].Primary', "value": "True"},
+    )
+
+    assert new[ENTERPRISE] == {"manager": {"value": "m-9"}}
+    assert new["emails"] == [{"type": "work", "value": "w@x.org", "primary": True}]
+
+
+def test_entra_role_patch_with_json_in_the_value_string() -> None:
+    # Without aadOptscim062020 Entra wraps the role's JSON in the value string.
+    role = '{"id":"06b07648-ecfe-589f","value":"25","displayName":"Role1234"}'
+
+    new = _patch(
+        _bare_user(), {"op": "Add", "path": "roles", "value": [{"value": role}]}
+    )
+
+    assert new["roles"] == [{"value": role}]

@@ -490,3 +490,25 @@ def test_extension_object_with_schemas_member() -> None:
     )
 
     assert doc == {"userName": "u", ENTERPRISE: {"division": "D"}}
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [("m-1", {"manager": {"value": "m-1"}}), ("", None)]
+)
+def test_dotted_manager_value_key(value: str, expected: dict[str, Any] | None) -> None:
+    doc = parse_resource({"userName": "u", f"{ENTERPRISE}:manager.value": value}, USER)
+
+    assert doc.get(ENTERPRISE) == expected
+
+
+def test_entra_app_role_shape_is_stored_as_sent() -> None:
+    roles = [
+        {
+            "primary": False,
+            "type": "WindowsAzureActiveDirectoryRole",
+            "display": "Ward Admin",
+            "value": "WardAdmin",
+        }
+    ]
+
+    assert parse_resource({"userName": "u", "roles": roles}, USER)["roles"] == roles
