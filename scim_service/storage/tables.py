@@ -101,7 +101,15 @@ resources = sa.Table(
         "id",
         unique=True,
     ),
-    sa.Index("ix_resources_org_type_seq", "organisation_id", "resource_type", "seq"),
+    # Live rows in creation order (archived_at IS NULL is an index equality), so
+    # list pages need no sort and counts read only this index.
+    sa.Index(
+        "ix_resources_org_type_live_seq",
+        "organisation_id",
+        "resource_type",
+        "archived_at",
+        "seq",
+    ),
     sa.Index(
         "ix_resources_org_type_user_name",
         "organisation_id",

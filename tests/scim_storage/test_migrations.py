@@ -79,3 +79,35 @@ def test_lookups_use_an_index(
             plan = " ".join(row[0] for row in rows)
             assert "Index Scan using" in plan, plan
             assert "Seq Scan" not in plan, plan
+
+
+def test_list_and_count_read_the_live_index(store: Store, org: Organisation) -> None:
+    queries = [
+        _resources.select_live(org.id, "User").offset(100).limit(100),
+        sa.select(sa.func.count())
+        .select_from(_resources.resources)
+        .where(_resources.live(org.id, "User")),
+    ]
+
+    with store.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        for query in queries:
+            compiled = query.compile(dialect=conn.dialect)
+            params = compiled.construct_params()
+            args: Any = params
+            if compiled.positiontup is not None:
+                args = tuple(params[name] for name in compiled.positiontup)
+            explain = (
+                "EXPLAIN QUERY PLAN" if conn.dialect.name == "sqlite" else "EXPLAIN"
+            )
+            rows = conn.exec_driver_sql(f"{explain} {compiled}", args)
+            plan = " ".join(str(row[-1]) for row in rows)
+
+            if conn.dialect.name == "sqlite":
+                assert "ix_resources_org_type_live_seq" in plan, plan
+                assert "TEMP B-TREE" not in plan, plan
+            else:
+                # On an empty table PostgreSQL may pick any usable index and sort.
+                assert "Index" in plan, plan
+                assert "Seq Scan" not in plan, plan

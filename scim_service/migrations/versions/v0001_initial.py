@@ -74,7 +74,6 @@ def _create_resources() -> None:
     )
     lookups = {
         "ux_resources_org_type_id": "id",
-        "ix_resources_org_type_seq": "seq",
         "ix_resources_org_type_user_name": "user_name_lower",
         "ix_resources_org_type_external_id": "external_id",
         "ix_resources_org_type_display_name": "display_name_lower",
@@ -86,6 +85,13 @@ def _create_resources() -> None:
             ["organisation_id", "resource_type", column],
             unique=name.startswith("ux_"),
         )
+    # Live rows in creation order (archived_at IS NULL is an index equality), so
+    # list pages need no sort and counts read only this index.
+    op.create_index(
+        "ix_resources_org_type_live_seq",
+        "resources",
+        ["organisation_id", "resource_type", "archived_at", "seq"],
+    )
     # Only live Users are unique: archived ones wait to be re-attached.
     for name, column in (
         ("ux_resources_live_user_name", "user_name_lower"),
