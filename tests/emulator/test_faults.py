@@ -1,0 +1,114 @@
+"""Fault injection: throttling, transient errors and replication delay, per test."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+import pytest
+from msgraph.generated.models.o_data_errors.o_data_error import ODataError
+
+from entra_emulator import Emulator
+
+from .graph_sdk import TEMPLATE, client
+
+INSTANTIATE = f"/v1.0/applicationTemplates/{TEMPLATE}/instantiate"
+
+
+def _instantiate(graph_url: str) -> dict[str, str]:
+    response = httpx.post(graph_url + INSTANTIATE, json={"displayName": "Prompt"})
+    assert response.status_code == 201
+    return {k: v["id"] for k, v in response.json().items()}
+
+
+def test_429_carries_retry_after_and_sdk_retries(
+    graph_url: str, emulator: Emulator
+) -> None:
+    emulator.add_fault(status=429, count=1, retry_after=1, method="GET", path="/users")
+
+    raw = httpx.get(graph_url + "/v1.0/users")
+    assert raw.status_code == 429
+    assert raw.headers["Retry-After"] == "1"
+    assert raw.json()["error"]["code"] == "TooManyRequests"
+
+    emulator.add_fault(status=429, count=1, retry_after=1, method="GET", path="/users")
+    started = time.monotonic()
+    users = asyncio.run(client(graph_url).users.get())
+    assert len(users.value) == 6
+    assert time.monotonic() - started >= 1  # the SDK waited Retry-After
+
+
+@pytest.mark.parametrize("status", [403, 409, 500, 503])
+def test_transient_status_for_the_next_n_matching_requests(
+    graph_url: str, emulator: Emulator, status: int
+) -> None:
+    ids = _instantiate(graph_url)
+    path = f"/v1.0/servicePrincipals/{ids['servicePrincipal']}/synchronization/jobs"
+    emulator.add_fault(
+        status=status, count=2, method="POST", path="/servicePrincipals/*/jobs"
+    )
+
+    answers = [httpx.post(graph_url + path, json={"templateId": "scim"}).status_code]
+    answers.append(
+        httpx.post(graph_url + path, json={"templateId": "scim"}).status_code
+    )
+    answers.append(httpx.get(graph_url + path).status_code)  # other method: not matched
+    answers.append(
+        httpx.post(graph_url + path, json={"templateId": "scim"}).status_code
+    )
+
+    assert answers == [status, status, 200, 201]
+    assert emulator.writes()["total"] == 2  # instantiate and the one job
+
+
+def test_sdk_surfaces_403_as_odata_error(graph_url: str, emulator: Emulator) -> None:
+    emulator.add_fault(status=403, count=1, path="/groups")
+    with pytest.raises(ODataError) as raised:
+        asyncio.run(client(graph_url).groups.get())
+    assert raised.value.response_status_code == 403
+    assert raised.value.error.code == "Authorization_RequestDenied"
+
+
+def test_replication_delay_hides_new_objects_for_n_requests(
+    graph_url: str, emulator: Emulator
+) -> None:
+    emulator.add_fault(
+        kind="replication", requests=2, method="POST", path="*/instantiate"
+    )
+    ids = _instantiate(graph_url)
+    url = f"{graph_url}/v1.0/servicePrincipals/{ids['servicePrincipal']}"
+
+    codes = [httpx.get(url).status_code for _ in range(3)]
+
+    assert codes == [404, 404, 200]
+    assert (
+        httpx.get(f"{graph_url}/v1.0/applications/{ids['application']}").status_code
+        == 404
+    )
+
+
+def test_replication_delay_in_seconds(graph_url: str, emulator: Emulator) -> None:
+    emulator.add_fault(kind="replication", seconds=0.5, path="*/instantiate")
+    ids = _instantiate(graph_url)
+    url = f"{graph_url}/v1.0/servicePrincipals/{ids['servicePrincipal']}"
+
+    assert httpx.get(url).status_code == 404
+    time.sleep(0.6)
+    assert httpx.get(url).status_code == 200
+
+
+def test_faults_through_the_admin_api(graph_url: str) -> None:
+    admin = graph_url + "/_emulator/faults"
+    created = httpx.post(admin, json={"status": 503, "count": 1, "path": "/groups"})
+    assert created.status_code == 201
+    assert httpx.get(admin).json()["value"][0]["status"] == 503
+
+    assert httpx.get(graph_url + "/v1.0/groups").status_code == 503
+    assert httpx.get(graph_url + "/v1.0/groups").status_code == 200
+
+    bad = httpx.post(admin, json={"status": 418})
+    assert bad.status_code == 400
+    httpx.post(admin, json={"status": 500, "count": 5})
+    assert httpx.delete(admin).status_code == 204
+    assert httpx.get(graph_url + "/v1.0/groups").status_code == 200
