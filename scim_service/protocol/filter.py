@@ -6,14 +6,24 @@ Full grammar: eq ne co sw ew pr gt ge lt le, and/or/not, parentheses, value path
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from scim_service.errors import ScimError
+from scim_service.protocol._filter_syntax import (
+    And,
+    AttrPath,
+    Compare,
+    HasMatch,
+    Node,
+    Not,
+    Or,
+    Present,
+    conjuncts,
+    filter_error,
+    parse_expression,
+    parse_path,
+)
 from scim_service.protocol._path import Resolved, ci_get, container, resolve_name
 from scim_service.protocol._values import parse_datetime
 from scim_service.protocol.schema import Attribute, ResourceType
@@ -30,280 +40,10 @@ __all__ = [
     "validate_filter",
 ]
 
-COMPARISONS = frozenset({"eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"})
 _ORDERING = frozenset({"gt", "ge", "lt", "le"})
 _SUBSTRING = frozenset({"co", "sw", "ew"})
 # The resource-level attributes the store indexes (see the storage contract).
 _INDEXED = frozenset({"id", "userName", "externalId", "displayName"})
-
-_NAME = r"(?:\$ref|[A-Za-z][\w-]*)"
-_ATTR_PATH = re.compile(rf"(?:urn:\S*:)?{_NAME}(?:\.{_NAME})?", re.IGNORECASE)
-_SUB_NAME = re.compile(rf"\.({_NAME})")
-_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
-_MAX_DEPTH = 32
-_WORD = re.compile(r'[^\s()\[\]"]+')
-_JSON = json.JSONDecoder()
-
-
-def _error(detail: str) -> ScimError:
-    return ScimError(400, detail, "invalidFilter")
-
-
-# ---------------------------------------------------------------- tokens
-
-
-@dataclass(frozen=True)
-class _Token:
-    kind: str  # "(" ")" "[" "]" "string" "word" "end"
-    text: str
-    start: int
-    value: Any = None
-
-    @property
-    def end(self) -> int:
-        return self.start + len(self.text)
-
-    def is_word(self, *words: str) -> bool:
-        return self.kind == "word" and self.text.lower() in words
-
-
-def _tokens(text: str) -> Iterator[_Token]:
-    pos = 0
-    while True:
-        while pos < len(text) and text[pos].isspace():
-            pos += 1
-        if pos >= len(text):
-            yield _Token("end", "", pos)
-            return
-        char = text[pos]
-        if char in "()[]":
-            yield _Token(char, char, pos)
-            pos += 1
-        elif char == '"':
-            try:
-                value, end = _JSON.raw_decode(text, pos)
-            except json.JSONDecodeError as exc:
-                raise _error(
-                    f"Malformed string at position {pos + 1} of the filter: "
-                    f'{exc.msg.lower()} (strings are JSON: escape \\" and \\\\).'
-                ) from None
-            yield _Token("string", text[pos:end], pos, value)
-            pos = end
-        else:
-            match = _WORD.match(text, pos)
-            assert match is not None
-            yield _Token("word", match.group(), pos)
-            pos = match.end()
-
-
-# ---------------------------------------------------------------- syntax tree
-
-
-@dataclass
-class AttrPath:
-    """`name`, `name.sub`, `urn:...:name`, or `name[filter].sub`."""
-
-    name: str
-    filter: Node | None = None
-    sub: str | None = None
-    _resolved: dict[str, Resolved] = field(default_factory=dict, repr=False)
-
-    def __str__(self) -> str:
-        text = self.name
-        if self.filter is not None:
-            text += f"[{self.filter}]"
-        if self.sub is not None:
-            text += f".{self.sub}"
-        return text
-
-
-@dataclass
-class Compare:
-    path: AttrPath
-    op: str
-    value: Any
-
-    def __str__(self) -> str:
-        return f"{self.path} {self.op} {json.dumps(self.value)}"
-
-
-@dataclass
-class Present:
-    path: AttrPath
-
-    def __str__(self) -> str:
-        return f"{self.path} pr"
-
-
-@dataclass
-class HasMatch:
-    """A bare value path, `emails[type eq "work"]`: some element matches."""
-
-    path: AttrPath
-
-    def __str__(self) -> str:
-        return str(self.path)
-
-
-@dataclass
-class And:
-    items: list[Node]
-
-    def __str__(self) -> str:
-        return "(" + " and ".join(str(i) for i in self.items) + ")"
-
-
-@dataclass
-class Or:
-    items: list[Node]
-
-    def __str__(self) -> str:
-        return "(" + " or ".join(str(i) for i in self.items) + ")"
-
-
-@dataclass
-class Not:
-    inner: Node
-
-    def __str__(self) -> str:
-        return f"not ({self.inner})"
-
-
-Node = Compare | Present | HasMatch | And | Or | Not
-
-
-class _Parser:
-    """Recursive descent: or binds loosest, then and, then not (RFC 7644 3.4.2.2)."""
-
-    def __init__(self, text: str, label: str = "filter") -> None:
-        self.text = text
-        self.label = label
-        self.tokens = list(_tokens(text))
-        self.index = 0
-        self.depth = 0
-        self.in_brackets = False
-
-    @property
-    def peek(self) -> _Token:
-        return self.tokens[self.index]
-
-    def advance(self) -> _Token:
-        token = self.tokens[self.index]
-        if token.kind != "end":
-            self.index += 1
-        return token
-
-    def fail(self, expected: str, token: _Token | None = None) -> ScimError:
-        token = token or self.peek
-        found = f"the end of the {self.label}" if token.kind == "end" else None
-        found = found or f"'{token.text}'"
-        return _error(
-            f"Invalid {self.label}: expected {expected} at position {token.start + 1}, "
-            f"found {found}."
-        )
-
-    def expect(self, kind: str, expected: str) -> _Token:
-        if self.peek.kind != kind:
-            raise self.fail(expected)
-        return self.advance()
-
-    def parse(self) -> Node:
-        node = self.parse_or()
-        if self.peek.kind != "end":
-            raise self.fail("'and', 'or' or the end of the filter")
-        return node
-
-    # Chains of and/or are kept flat, so evaluation depth only grows with
-    # parentheses, which are bounded.
-    def parse_or(self) -> Node:
-        items = [self.parse_and()]
-        while self.peek.is_word("or"):
-            self.advance()
-            items.append(self.parse_and())
-        return items[0] if len(items) == 1 else Or(items)
-
-    def parse_and(self) -> Node:
-        items = [self.parse_unary()]
-        while self.peek.is_word("and"):
-            self.advance()
-            items.append(self.parse_unary())
-        return items[0] if len(items) == 1 else And(items)
-
-    def parse_group(self, closing: str) -> Node:
-        """Parse the filter inside '(' ... ')' (the '(' already consumed)."""
-        self.depth += 1
-        if self.depth > _MAX_DEPTH:
-            raise _error(
-                f"Invalid {self.label}: more than {_MAX_DEPTH} nested parentheses "
-                f"at position {self.peek.start + 1}."
-            )
-        inner = self.parse_or()
-        self.expect(")", closing)
-        self.depth -= 1
-        return inner
-
-    def parse_unary(self) -> Node:
-        token = self.peek
-        if token.is_word("not") and self.tokens[self.index + 1].kind == "(":
-            self.advance()
-            self.advance()
-            return Not(self.parse_group("')' closing 'not ('"))
-        if token.is_word("not") and self.tokens[self.index + 1].kind == "word":
-            self.advance()
-            raise self.fail("'(' after 'not' (the form is: not (filter))")
-        if token.kind == "(":
-            self.advance()
-            return self.parse_group("')'")
-        if token.kind == "word":
-            return self.parse_attr_expression()
-        raise self.fail("an attribute name, 'not (' or '('")
-
-    def parse_attr_expression(self) -> Node:
-        token = self.advance()
-        if not _ATTR_PATH.fullmatch(token.text):
-            raise self.fail("an attribute name", token)
-        path = AttrPath(token.text)
-
-        if self.peek.kind == "[":
-            if self.in_brackets:
-                raise self.fail("a comparison (value paths do not nest)")
-            self.advance()
-            self.in_brackets = True
-            path.filter = self.parse_or()
-            self.in_brackets = False
-            self.expect("]", "']' closing the value filter")
-            after = self.peek
-            if after.kind != "word" or not after.text.startswith("."):
-                return HasMatch(path)
-            match = _SUB_NAME.fullmatch(after.text)
-            if match is None:
-                raise self.fail("'.subAttribute' after ']'", after)
-            path.sub = match.group(1)
-            self.advance()
-
-        op_token = self.advance()
-        op = op_token.text.lower() if op_token.kind == "word" else ""
-        if op == "pr":
-            return Present(path)
-        if op not in COMPARISONS:
-            raise self.fail(
-                "an operator (eq, ne, co, sw, ew, gt, ge, lt, le or pr)", op_token
-            )
-        return Compare(path, op, self.parse_value())
-
-    def parse_value(self) -> Any:
-        token = self.advance()
-        if token.kind == "string":
-            return token.value
-        if token.kind == "word":
-            lowered = token.text.lower()
-            if lowered in ("true", "false", "null"):
-                return {"true": True, "false": False, "null": None}[lowered]
-            if _NUMBER.fullmatch(token.text):
-                return json.loads(token.text)
-        raise self.fail(
-            'a value (a "quoted string", a number, true, false or null)', token
-        )
 
 
 class Filter:
@@ -329,9 +69,7 @@ def parse_filter(text: str) -> Filter:
 
     `text` is already URL-decoded. The error detail names the position (1-based).
     """
-    if not text.strip():
-        raise _error("Invalid filter: the filter is empty.")
-    return Filter(text, _Parser(text).parse())
+    return Filter(text, parse_expression(text))
 
 
 # ---------------------------------------------------------------- resolution
@@ -363,14 +101,14 @@ def _resolve(path: AttrPath, scope: _Scope) -> _Target:
         if scope.parent is None:
             resolved = resolve_name(scope.rt, path.name)
             if resolved is None or resolved.attribute is None:
-                raise _error(
+                raise filter_error(
                     f"Invalid filter: unknown attribute '{path.name}' for a "
                     f"{scope.rt.name} (see /Schemas)."
                 )
         else:
             sub = scope.parent.sub(path.name)
             if sub is None or "." in path.name:
-                raise _error(
+                raise filter_error(
                     f"Invalid filter: '{scope.parent.name}' has no sub-attribute "
                     f"'{path.name}'."
                 )
@@ -387,17 +125,17 @@ def _with_suffix(
     path: AttrPath, resolved: Resolved | None, base: Attribute, scope: _Scope
 ) -> _Target:
     if path.filter is not None and base.type != "complex":
-        raise _error(
+        raise filter_error(
             f"Invalid filter: '{path.name}' is not complex, so it takes no "
             "[value filter]."
         )
     if path.sub is None:
         return _Target(resolved, base, base)
     if (resolved and resolved.sub) or scope.parent is not None:
-        raise _error(f"Invalid filter: '{path}' names too many sub-attributes.")
+        raise filter_error(f"Invalid filter: '{path}' names too many sub-attributes.")
     sub = base.sub(path.sub)
     if sub is None:
-        raise _error(
+        raise filter_error(
             f"Invalid filter: '{base.name}' has no sub-attribute '{path.sub}'."
         )
     return _Target(resolved, sub, base)
@@ -442,35 +180,35 @@ def _validate_comparison(node: Compare, attr: Attribute) -> None:
     where = f"'{node.path} {node.op}'"
     value = node.value
     if attr.type == "complex":
-        raise _error(
+        raise filter_error(
             f"Invalid filter: {where} compares the complex attribute "
             f"'{attr.name}'; compare one of its sub-attributes instead."
         )
     if value is None:
         if node.op not in ("eq", "ne"):
-            raise _error(f"Invalid filter: {where} cannot compare with null.")
+            raise filter_error(f"Invalid filter: {where} cannot compare with null.")
         return
     if attr.type in ("boolean", "binary") and node.op in _ORDERING:
-        raise _error(
+        raise filter_error(
             f"Invalid filter: {where}: '{attr.name}' is {attr.type}; "
             "gt/ge/lt/le do not apply."
         )
     if attr.type == "boolean":
         if not isinstance(value, bool) or node.op in _SUBSTRING:
-            raise _error(f"Invalid filter: {where} needs true or false.")
+            raise filter_error(f"Invalid filter: {where} needs true or false.")
     elif attr.type in ("integer", "decimal"):
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise _error(f"Invalid filter: {where} needs a number.")
+            raise filter_error(f"Invalid filter: {where} needs a number.")
         if node.op in _SUBSTRING:
-            raise _error(f"Invalid filter: {where}: co/sw/ew apply to strings.")
+            raise filter_error(f"Invalid filter: {where}: co/sw/ew apply to strings.")
     elif not isinstance(value, str):
-        raise _error(f'Invalid filter: {where} needs a "quoted string".')
+        raise filter_error(f'Invalid filter: {where} needs a "quoted string".')
     elif (
         attr.type == "dateTime"
         and node.op not in _SUBSTRING
         and parse_datetime(value) is None
     ):
-        raise _error(
+        raise filter_error(
             f"Invalid filter: {where} needs an RFC 3339 date-time such as "
             '"2024-05-01T12:00:00Z".'
         )
@@ -585,7 +323,7 @@ def index_terms(f: Filter, rt: ResourceType) -> dict[str, str] | None:
     still runs `matches` on what the index returns.
     """
     terms: dict[str, str] = {}
-    for node in _conjuncts(f.root):
+    for node in conjuncts(f.root):
         if not isinstance(node, Compare) or node.op != "eq":
             continue
         if node.path.filter is not None or node.path.sub is not None:
@@ -604,50 +342,7 @@ def index_terms(f: Filter, rt: ResourceType) -> dict[str, str] | None:
     return terms or None
 
 
-def _conjuncts(node: Node) -> Iterator[Node]:
-    if isinstance(node, And):
-        for item in node.items:
-            yield from _conjuncts(item)
-    else:
-        yield node
-
-
 # ---------------------------------------------------------------- PATCH paths
-
-
-def parse_path(text: str) -> AttrPath:
-    """Parse a PATCH path: attrPath, or valuePath with an optional `.subAttr`.
-
-    RFC 7644 3.5.2; raises ScimError 400 invalidPath with the position.
-    """
-    try:
-        parser = _Parser(text, "path")
-        token = parser.advance()
-        if token.kind != "word" or not _ATTR_PATH.fullmatch(token.text):
-            raise parser.fail("an attribute name", token)
-        path = AttrPath(token.text)
-        if parser.peek.kind == "[":
-            parser.advance()
-            parser.in_brackets = True
-            path.filter = parser.parse_or()
-            parser.expect("]", "']' closing the value filter")
-            after = parser.peek
-            if after.kind == "word":
-                match = _SUB_NAME.fullmatch(after.text)
-                if match is None:
-                    raise parser.fail("'.subAttribute' after ']'", after)
-                path.sub = match.group(1)
-                parser.advance()
-        if parser.peek.kind != "end":
-            raise parser.fail("the end of the path")
-    except ScimError as exc:
-        raise _path_error(text, exc) from None
-    return path
-
-
-def _path_error(text: str, exc: ScimError) -> ScimError:
-    detail = exc.detail.removeprefix("Invalid path: ").removeprefix("Invalid filter: ")
-    return ScimError(400, f"Invalid path '{text}': {detail}", "invalidPath")
 
 
 def check_value_filter(node: Node, rt: ResourceType, parent: Attribute) -> None:
@@ -669,7 +364,7 @@ def equality_terms(node: Node) -> list[tuple[str, Any]] | None:
     from these terms (Entra's `emails[type eq "work"].value`).
     """
     terms = []
-    for conjunct in _conjuncts(node):
+    for conjunct in conjuncts(node):
         if (
             not isinstance(conjunct, Compare)
             or conjunct.op != "eq"
