@@ -1,0 +1,123 @@
+"""Waits around Graph calls: Entra's eventual consistency and provisionOnDemand's limit.
+
+graph.md 2.1 (replication after instantiate / job creation) and 8.1 (5 per 10 s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import httpx
+from kiota_abstractions.api_error import APIError
+
+from provisioning.graph import graph_error
+
+__all__ = ["RateLimiter", "Timings", "call", "settle"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Waits for Entra's eventual consistency and the provisionOnDemand limit.
+
+    404/403/409 on an object this process created less than `fresh_for` seconds
+    ago are retried `attempts` times, the delay doubling from `first_delay` up to
+    `max_delay`; the new service principal must answer `visible_reads` GETs in a
+    row, `read_interval` apart. Tests shrink everything.
+    """
+
+    attempts: int = 12
+    first_delay: float = 2.0
+    max_delay: float = 30.0
+    visible_reads: int = 3
+    read_interval: float = 2.0
+    fresh_for: float = 900.0
+    on_demand_requests: int = 5
+    on_demand_window: float = 10.0
+
+
+class RateLimiter:
+    """At most `limit` starts per `window` seconds (provisionOnDemand: 5 per 10 s)."""
+
+    def __init__(self, limit: int, window: float) -> None:
+        self.limit = limit
+        self.window = window
+        self.starts: deque[float] = deque()
+        self.lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        async with self.lock:
+            while len(self.starts) >= self.limit:
+                pause = self.starts[0] + self.window - time.monotonic()
+                if pause > 0:
+                    await asyncio.sleep(pause)
+                self.starts.popleft()
+            self.starts.append(time.monotonic())
+
+
+async def call(
+    request: Awaitable[T],
+    *,
+    action: str,
+    permission: str | None,
+    secrets: tuple[str, ...] = (),
+) -> T:
+    """Await one Graph request, translating its failure into provisioning errors."""
+    try:
+        return await request
+    except (APIError, httpx.TransportError) as error:
+        raise graph_error(
+            error, action=action, permission=permission, secrets=secrets
+        ) from None
+
+
+async def settle(
+    request: Callable[[], Awaitable[T]],
+    *,
+    retry: bool,
+    timings: Timings,
+    action: str,
+    permission: str | None,
+    secrets: tuple[str, ...] = (),
+) -> T:
+    """Run a request; with `retry`, 404/403/409 are retried with backoff.
+
+    Right after instantiate or job creation those answers usually mean "not
+    replicated yet" (graph.md 2.1); kiota's RetryHandler leaves them to us.
+    """
+    delay = timings.first_delay
+    for attempt in range(1, timings.attempts + 1):
+        try:
+            return await request()
+        except APIError as error:
+            status = error.response_status_code
+            last = attempt == timings.attempts
+            if not retry or status not in (403, 404, 409) or last:
+                raise graph_error(
+                    error, action=action, permission=permission, secrets=secrets
+                ) from None
+            log.warning(
+                "Graph answered %s while trying to %s; a new object replicates "
+                "slowly, retry %d of %d in %.1f s",
+                status,
+                action,
+                attempt,
+                timings.attempts - 1,
+                delay,
+            )
+        except httpx.TransportError as error:
+            raise graph_error(
+                error, action=action, permission=permission, secrets=secrets
+            ) from None
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, timings.max_delay)
+    raise AssertionError("unreachable: the last attempt raises")
