@@ -5,16 +5,23 @@ validate | plan | apply | status | destroy | rotate-token | provision-now | sche
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sys
+from collections import Counter
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
+from rich.console import Console
+from rich.table import Table
 
 from provisioning.errors import ProvisioningError
-from provisioning.spec import json_schema, load_paths
+from provisioning.spec import OrganisationSpec, json_schema, load_paths
+
+T = TypeVar("T")
 
 __all__ = ["main"]
 
@@ -31,6 +38,16 @@ paths_argument = click.argument(
     nargs=-1,
     required=True,
     type=click.Path(path_type=Path),
+)
+org_argument = click.argument(
+    "org_file", type=click.Path(path_type=Path, dir_okay=False)
+)
+concurrency_option = click.option(
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    help="Organisations handled at the same time.",
 )
 
 
@@ -58,7 +75,8 @@ def cli(
 ) -> None:
     """Keep Prompt organisations and their Entra ID provisioning in shape."""
     _configure_logging(verbose, debug)
-    ctx.obj = {"graph_url": graph_url, "credential": credential, "debug": debug}
+    ctx.ensure_object(dict)
+    ctx.obj.update(graph_url=graph_url, credential=credential, debug=debug)
 
 
 @cli.command()
@@ -70,32 +88,305 @@ def validate(paths: tuple[Path, ...]) -> None:
 
 
 @cli.command()
+@paths_argument
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown", "json"]),
+    default="text",
+    show_default=True,
+    help="markdown fits a pull-request comment; json is for tools.",
+)
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 0 when there is nothing to change, 2 when there are changes.",
+)
+@concurrency_option
+@click.pass_obj
+def plan(
+    obj: dict[str, Any],
+    paths: tuple[Path, ...],
+    fmt: str,
+    detailed_exitcode: bool,
+    concurrency: int,
+) -> None:
+    """Show what apply would change (reads only)."""
+    from provisioning.plan import plan_organisation, render
+
+    items = load_paths(list(paths))
+
+    async def run() -> list[Any]:
+        async with _session(obj) as session:
+
+            async def step(path: Path, spec: OrganisationSpec) -> Any:
+                prompt = session.prompt(spec)
+                return await plan_organisation(
+                    path, spec, session.entra, session.graph, prompt
+                )
+
+            return await _run_each(items, step, concurrency, "planning")
+
+    outcomes = asyncio.run(run())
+    plans = [o.value for o in outcomes if o.ok]
+    click.echo(render(plans, fmt))
+    _fail_if_any(outcomes, "planned")
+    if detailed_exitcode and any(p.changes for p in plans):
+        raise click.exceptions.Exit(2)
+
+
+@cli.command()
+@paths_argument
+@concurrency_option
+@click.pass_obj
+def apply(obj: dict[str, Any], paths: tuple[Path, ...], concurrency: int) -> None:
+    """Bring Prompt and Entra in line with the organisation files."""
+    from provisioning.apply import apply_plan
+    from provisioning.plan import plan_organisation
+
+    items = load_paths(list(paths))
+
+    async def run() -> list[Any]:
+        async with _session(obj) as session:
+
+            async def step(path: Path, spec: OrganisationSpec) -> Any:
+                prompt = session.prompt(spec)
+                planned = await plan_organisation(
+                    path, spec, session.entra, session.graph, prompt
+                )
+                return await apply_plan(planned, session.entra, session.graph, prompt)
+
+            return await _run_each(items, step, concurrency, "applying")
+
+    outcomes = asyncio.run(run())
+    table = _table("Organisation", "Result", "Changes", "Detail")
+    for outcome in outcomes:
+        if outcome.ok:
+            done = outcome.value.done
+            counted = Counter(f"{c.action} {c.step}" for c in done)
+            summary = ", ".join(
+                f"{what} x{count}" if count > 1 else what
+                for what, count in counted.items()
+            )
+            result = "changed" if done else "no changes"
+            table.add_row(outcome.spec.organisation, result, str(len(done)), summary)
+        else:
+            table.add_row(outcome.spec.organisation, "FAILED", "-", outcome.error)
+    _print_table(table)
+    _fail_if_any(outcomes, "applied")
+
+
+@cli.command()
+@paths_argument
+@concurrency_option
+@click.pass_obj
+def status(obj: dict[str, Any], paths: tuple[Path, ...], concurrency: int) -> None:
+    """Show job state, last cycle, quarantine, recent failures; exit 1 if unhealthy."""
+    from provisioning import operations
+
+    items = load_paths(list(paths))
+
+    async def run() -> list[Any]:
+        async with _session(obj) as session:
+
+            async def step(path: Path, spec: OrganisationSpec) -> Any:
+                return await operations.status(spec, session.entra)
+
+            return await _run_each(items, step, concurrency, "reading")
+
+    outcomes = asyncio.run(run())
+    table = _table("Organisation", "Health", "Job", "Last cycle", "Counts", "Problems")
+    for outcome in outcomes:
+        if not outcome.ok:
+            table.add_row(
+                outcome.spec.organisation, "ERROR", "-", "-", "-", outcome.error
+            )
+            continue
+        st = outcome.value
+        counts = " ".join(
+            f"{k.removeprefix('count')}={v}" for k, v in st.counts.items()
+        )
+        problems = "; ".join([*st.problems, *st.failures[:5]])
+        health = "healthy" if st.healthy else "UNHEALTHY"
+        table.add_row(
+            st.slug, health, f"{st.state}/{st.code}", st.last_cycle, counts, problems
+        )
+    _print_table(table)
+    _fail_if_any(outcomes, "read")
+    unhealthy = [o.spec.organisation for o in outcomes if not o.value.healthy]
+    if unhealthy:
+        raise ProvisioningError(f"unhealthy: {', '.join(unhealthy)}")
+
+
+@cli.command()
+@paths_argument
+@click.option("--yes", is_flag=True, help="Really delete the enterprise applications.")
+@concurrency_option
+@click.pass_obj
+def destroy(
+    obj: dict[str, Any], paths: tuple[Path, ...], yes: bool, concurrency: int
+) -> None:
+    """Delete the Entra app (unassigned first); Prompt: provisioning off."""
+    from provisioning import operations
+
+    items = load_paths(list(paths))
+    if not yes:
+        names = ", ".join(spec.organisation for _, spec in items)
+        raise click.UsageError(
+            f"destroy deletes the enterprise applications of {names} and revokes their "
+            "codes; add --yes to confirm."
+        )
+
+    async def run() -> list[Any]:
+        async with _session(obj) as session:
+
+            async def step(path: Path, spec: OrganisationSpec) -> Any:
+                return await operations.destroy(
+                    spec, session.entra, session.prompt(spec)
+                )
+
+            return await _run_each(items, step, concurrency, "destroying")
+
+    outcomes = asyncio.run(run())
+    table = _table("Organisation", "Result", "Detail")
+    for outcome in outcomes:
+        detail = "; ".join(outcome.value) if outcome.ok else outcome.error
+        result = "destroyed" if outcome.ok else "FAILED"
+        table.add_row(outcome.spec.organisation, result, detail or "nothing to delete")
+    _print_table(table)
+    _fail_if_any(outcomes, "destroyed")
+
+
+@cli.command("rotate-token")
+@org_argument
+@click.pass_obj
+def rotate_token(obj: dict[str, Any], org_file: Path) -> None:
+    """Issue a new code in Prompt, test and save it in Entra, revoke the old one."""
+    from provisioning import operations
+
+    ((path, spec),) = load_paths([org_file])
+
+    async def run() -> list[str]:
+        async with _session(obj) as session:
+            return await operations.rotate_token(
+                path, spec, session.entra, session.graph, session.prompt(spec)
+            )
+
+    for line in asyncio.run(run()):
+        click.echo(f"{spec.organisation}: {line}")
+
+
+@cli.command("provision-now")
+@org_argument
+@click.option(
+    "--user", "users", multiple=True, required=True, help="User principal name."
+)
+@click.pass_obj
+def provision_now(obj: dict[str, Any], org_file: Path, users: tuple[str, ...]) -> None:
+    """Provision users now (provisionOnDemand, at most 5 per 10 seconds)."""
+    from provisioning import operations
+
+    ((_, spec),) = load_paths([org_file])
+
+    async def run() -> list[Any]:
+        async with _session(obj) as session:
+            return await operations.provision_now(spec, session.entra, list(users))
+
+    results = asyncio.run(run())
+    table = _table("User", "Result", "Detail")
+    for result in results:
+        table.add_row(result.upn, result.result, result.detail)
+    _print_table(table)
+    failed = [r.upn for r in results if r.result.lower() == "failure"]
+    if failed:
+        raise ProvisioningError(f"provisioning failed for {', '.join(failed)}")
+
+
+@cli.command()
 def schema() -> None:
     """Print the JSON Schema of organisation files."""
     click.echo(json.dumps(json_schema(), indent=2))
 
 
-def _configure_logging(verbose: int, debug: bool) -> None:
-    level = logging.DEBUG if debug or verbose >= 2 else logging.INFO
-    if verbose == 0 and not debug:
-        level = logging.WARNING
-    logging.basicConfig(
-        level=level,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        force=True,
+def _session(obj: dict[str, Any]) -> Any:
+    from provisioning._run import Session
+    from provisioning.graph import GraphConfig
+
+    config = GraphConfig(base_url=obj["graph_url"], credential=obj["credential"])
+    return Session(config, timings=obj.get("timings"))
+
+
+async def _run_each(
+    items: list[tuple[Path, OrganisationSpec]],
+    step: Callable[[Path, OrganisationSpec], Awaitable[T]],
+    concurrency: int,
+    label: str,
+) -> list[Any]:
+    from provisioning._run import run_each
+
+    return await run_each(items, step, concurrency=concurrency, label=label)
+
+
+def _fail_if_any(outcomes: list[Any], verb: str) -> None:
+    failed = [o for o in outcomes if not o.ok]
+    if not failed:
+        return
+    for outcome in failed:
+        click.echo(f"{outcome.spec.organisation}: {outcome.error}", err=True)
+    raise ProvisioningError(
+        f"{len(failed)} of {len(outcomes)} organisation(s) could not be {verb}: "
+        + ", ".join(o.spec.organisation for o in failed)
     )
-    quiet = logging.WARNING if verbose == 0 and not debug else level
+
+
+def _table(*columns: str) -> Table:
+    return Table(*columns, show_lines=False)
+
+
+def _print_table(table: Table) -> None:
+    Console(soft_wrap=True).print(table)
+
+
+def _configure_logging(verbose: int, debug: bool) -> None:
+    level = logging.WARNING
+    if verbose == 1:
+        level = logging.INFO
+    if verbose >= 2 or debug:
+        level = logging.DEBUG
+
+    # Our own stderr handler, replaced on each run; other handlers (pytest's log
+    # capture, an embedding program's) are left alone.
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if getattr(h, "_prompt_provision", False)]:
+        root.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler._prompt_provision = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(level)
+
+    # httpx/httpcore log every request at INFO: only with -v (STYLE.md, Logging).
+    quiet = logging.WARNING if verbose == 0 else level
     for name in _NOISY_LOGGERS:
-        logging.getLogger(name).setLevel(max(quiet, logging.INFO))
+        logging.getLogger(name).setLevel(quiet)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; errors become one `Error:` line (exit 1), usage errors exit 2."""
+def main(argv: list[str] | None = None, *, timings: Any = None) -> int:
+    """Run the CLI; errors become one `Error:` line (exit 1), usage errors exit 2.
+
+    `timings` (provisioning.entra.Timings) shortens Entra's replication waits for
+    embedding and tests.
+    """
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     try:
-        cli.main(args=args, prog_name="prompt-provision", standalone_mode=False)
+        # Without standalone mode click returns the code of a ctx.exit(n).
+        code = cli.main(
+            args=args,
+            prog_name="prompt-provision",
+            standalone_mode=False,
+            obj={"timings": timings},
+        )
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.Abort:
@@ -118,7 +409,7 @@ def main(argv: list[str] | None = None) -> int:
             f"Error: {type(exc).__name__}: {_safe(exc)} (--debug for details)", err=True
         )
         return 1
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 def _safe(exc: BaseException) -> Any:

@@ -7,6 +7,9 @@
      |    +-- PromptAdminUnauthorized    wrong or missing PROMPT_SCIM_ADMIN_KEY
      |    +-- PromptAdminUnreachable     connection failed / timed out
      +-- ApplyFailed                 an apply of one organisation stopped part-way
+     +-- TokenNotUsable              the configured code is not live in Prompt
+     +-- UnknownPrincipal            a user/group to assign is not in the tenant
+     +-- NotApplied                  no app/job yet for status-like commands: apply
      +-- MappingInvalid              a user attribute expression or the matching
      |                               attribute cannot become schema JSON
      +-- SchemaUnexpected            the job schema lacks what we edit (User mapping)
@@ -151,3 +154,15 @@ class TokenRejected(CredentialsRejected):
 
 class EndpointUnreachable(CredentialsRejected):
     """Entra could not reach the SCIM endpoint at BaseAddress."""
+
+
+class TokenNotUsable(ProvisioningError):
+    """The configured code is not a live code of the organisation in Prompt."""
+
+
+class UnknownPrincipal(ProvisioningError):
+    """A user or group to assign does not exist in the tenant."""
+
+
+class NotApplied(ProvisioningError):
+    """The organisation has no application or job yet: run apply first."""

@@ -493,7 +493,12 @@ def _from_pydantic(
             continue
 
         line = loaded.line_of(loc)
-        problems.append(Problem(path, line, key, _message(error, loc)))
+        scalar = loaded.scalars.get(loc)
+        if scalar and scalar.plain and yaml_reading(scalar.raw) == "null (no value)":
+            message = "has no value (YAML reads it as null); give one or remove the key"
+        else:
+            message = _message(error, loc)
+        problems.append(Problem(path, line, key, message))
     return problems
 
 

@@ -87,3 +87,43 @@ def prompt_service(
     with ServerThread(create_app(settings, store=store)) as server:
         yield PromptService(url=server.url, store=store)
     store.close()
+
+
+SEED = {
+    "users": [
+        {
+            "userPrincipalName": "alice@example.org",
+            "displayName": "Alice Adams",
+            "givenName": "Alice",
+            "surname": "Adams",
+            "mail": "alice@example.org",
+        },
+        {
+            "userPrincipalName": "bob@example.org",
+            "displayName": "Bob Brown",
+            "givenName": "Bob",
+            "surname": "Brown",
+            "mail": "bob@example.org",
+        },
+        {"userPrincipalName": "carol@example.org", "displayName": "Carol Clark"},
+    ],
+    "groups": [{"displayName": "Prompt Users", "members": ["bob@example.org"]}],
+}
+
+
+@dataclass
+class Graph:
+    """The Entra emulator on loopback: its Python handle and Graph base URL."""
+
+    emulator: Any
+    url: str
+
+
+@pytest.fixture
+def graph() -> Iterator[Graph]:
+    """The Entra emulator serving Graph under /v1.0 on loopback, seeded."""
+    from entra_emulator.server import Emulator
+
+    emulator = Emulator(seed=SEED)
+    with emulator.serve_in_thread() as base:
+        yield Graph(emulator=emulator, url=f"{base}/v1.0")
