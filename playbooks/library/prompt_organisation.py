@@ -136,24 +136,30 @@ changes:
   type: list
   elements: dict
   contains:
+    step:
+      description:
+        - The step of the engine, in the order apply runs them
+          (C(prompt-organisation), C(prompt-token), C(application), C(job),
+          C(credentials), C(secrets), C(schema), C(assignment), C(job-state));
+          C(offboard) for O(state=absent).
+      type: str
+      sample: schema
     action:
-      description: What the change does.
+      description: What the change does (C(create), C(update), C(issue),
+        C(validate), C(assign), C(unassign), C(start), C(pause), C(restart),
+        C(delete)).
       type: str
-      sample: put_schema
+      sample: update
     target:
-      description: What it changes (Prompt organisation, Entra object).
+      description: What it changes.
       type: str
-      sample: synchronization job schema
-    description:
-      description: The change in words.
-      type: str
-      sample: disable the Groups object mapping
-    before:
-      description: The current value (secrets never shown).
-      type: raw
-    after:
-      description: The desired value (secrets never shown).
-      type: raw
+      sample: attribute mappings
+    details:
+      description: The change in words, one line each; secrets only as
+        C((changed)).
+      type: list
+      elements: str
+      sample: ["Groups object mapping is enabled (want disabled)"]
 application:
   description: The Entra enterprise application after the run (absent when none).
   returned: when an application exists
@@ -169,7 +175,7 @@ application:
       description: Object id of the service principal (enterprise application).
       type: str
 writes:
-  description: Number of writes made to Prompt and Graph (0 in check mode).
+  description: Number of changes written to Prompt and Graph (0 in check mode).
   returned: always
   type: int
   sample: 9
@@ -203,7 +209,10 @@ def main() -> None:
 
     result = outcome.result()
     if module._diff:
-        result["diff"] = diff_of(outcome.changes)
+        offboarded = module.params["state"] == "absent"
+        result["diff"] = diff_of(
+            outcome.changes, "offboarded" if offboarded else "organisation file"
+        )
     module.exit_json(**result)
 
 

@@ -85,7 +85,7 @@ EXAMPLES = r"""
 
 - name: Show quarantined organisations
   ansible.builtin.debug:
-    msg: "{{ inventory_hostname }}: {{ status.status.quarantine.reason }}"
+    msg: "{{ inventory_hostname }}: {{ status.status.quarantine }}"
   when: status.status.quarantine is not none
 """
 
@@ -110,28 +110,41 @@ summary:
   description: One line for summaries.
   returned: always
   type: str
-  sample: healthy, job Active, last cycle 12 changes
+  sample: healthy (job Active)
 status:
   description: The engine's status report of the organisation.
   returned: always
   type: dict
   contains:
-    job_state:
-      description: State of the synchronization job (C(Active), C(Paused), ...),
-        null when there is no job.
+    state:
+      description: Schedule state of the synchronization job (C(Active),
+        C(Disabled), ...); C(-) when there is no job.
+      type: str
+      sample: Active
+    code:
+      description: Status code of the job (C(NotRun), C(Active), C(Paused),
+        C(Quarantine), ...).
       type: str
     last_cycle:
-      description: Counts of the last provisioning cycle, as Graph reports them.
+      description: State of the last provisioning cycle, C(never run) before the
+        first one.
+      type: str
+    counts:
+      description: Counts of the last cycle as Graph reports them
+        (C(countImported), C(countExported), C(countEscrowed)).
       type: dict
     quarantine:
-      description: Quarantine details, null when not quarantined.
-      type: dict
-    recent_failures:
-      description: Recent failed provisioning-log entries.
+      description: Quarantine reason and error, null when not quarantined.
+      type: str
+    failures:
+      description: Recent failed provisioning-log entries, one line each.
       type: list
-      elements: dict
+      elements: str
 drift:
-  description: Pending changes to bring the organisation back to its file (the plan).
+  description:
+    - Pending changes that would bring the organisation back to its file (the plan,
+      as M(prompt_organisation) returns it in check mode). Drift alone does not make
+      the organisation unhealthy; a plan that cannot be computed does.
   returned: always
   type: list
   elements: dict

@@ -5,7 +5,14 @@ Adapts the provisioning engine (plan, apply, status, destroy) to module results.
 
 from __future__ import annotations
 
+import asyncio
+import os
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from ansible.module_utils.basic import env_fallback
@@ -69,7 +76,7 @@ class Outcome:
         """Say in one line what happened."""
         count = len(self.changes)
         if not count:
-            return "in shape"
+            return "no changes"
         noun = "change" if count == 1 else "changes"
         verb = "would apply" if self.check else "applied"
         return f"{verb} {count} {noun}"
@@ -87,8 +94,10 @@ class StatusReport:
     def result(self) -> dict[str, Any]:
         """Return the module result (never changed)."""
         healthy = not self.problems
-        state = self.status.get("job_state") or "no job"
+        state = self.status.get("state") or "-"
         summary = "healthy" if healthy else "UNHEALTHY: " + "; ".join(self.problems)
+        if self.drift:
+            summary += f", {len(self.drift)} pending change(s)"
         return {
             "changed": False,
             "organisation": self.organisation,
@@ -100,17 +109,250 @@ class StatusReport:
         }
 
 
-def diff_of(changes: list[dict[str, Any]]) -> dict[str, Any]:
-    """Render the plan's changes as one before/after pair Ansible can show."""
-    before: dict[str, Any] = {}
-    after: dict[str, Any] = {}
+def diff_of(
+    changes: list[dict[str, Any]], desired: str = "organisation file"
+) -> dict[str, Any]:
+    """Render the plan's changes as before/after text Ansible shows with --diff."""
+    before: list[str] = []
+    after: list[str] = []
     for change in changes:
-        key = f"{change.get('target', '')}: {change.get('description', '')}".strip()
-        before[key] = change.get("before")
-        after[key] = change.get("after")
+        head = f"{change['step']}: {change['target']}"
+        old, new = _sides(change["action"], change.get("details") or [])
+        before += [head, *old]
+        after += [head, *new]
     return {
-        "before": before,
-        "after": after,
-        "before_header": "current",
-        "after_header": "desired (organisation file)",
+        "before": "".join(f"{line}\n" for line in before),
+        "after": "".join(f"{line}\n" for line in after),
+        "before_header": "current (Prompt, Entra)",
+        "after_header": f"desired ({desired})",
+    }
+
+
+_ARROW = re.compile(r"^(?P<name>[^:]+): (?P<old>.*) -> (?P<new>.*)$")
+_WANT = re.compile(r"^(?P<what>.*) is (?P<old>.*) \(want (?P<new>.*)\)$")
+
+
+def _sides(action: str, details: list[str]) -> tuple[list[str], list[str]]:
+    """Split a change's details into current and desired lines."""
+    listed = [f"  {detail}" for detail in details]
+    if action in ADDING_ACTIONS:
+        return ["  (absent)"], listed or ["  (present)"]
+    if action in REMOVING_ACTIONS:
+        return listed or ["  (present)"], ["  (absent)"]
+
+    old: list[str] = []
+    new: list[str] = []
+    for detail in details:
+        arrow, want = _ARROW.match(detail), _WANT.match(detail)
+        if arrow:
+            old.append(f"  {arrow['name']}: {arrow['old']}")
+            new.append(f"  {arrow['name']}: {arrow['new']}")
+        elif want:
+            old.append(f"  {want['what']} is {want['old']}")
+            new.append(f"  {want['what']} is {want['new']}")
+        else:
+            new.append(f"  {detail}")
+    if not old:
+        old.append(f"  (differs: {action} pending)")
+    return old, new
+
+
+ADDING_ACTIONS = frozenset({"create", "issue", "assign"})
+REMOVING_ACTIONS = frozenset({"delete", "unassign"})
+
+
+def engine_from_params(params: dict[str, Any]) -> Engine:
+    """Build the engine adapter from the module's (common) parameters."""
+    return Engine(
+        graph_url=params["graph_url"],
+        credential=params["graph_credential"],
+        admin_key=params.get("prompt_admin_key") or None,
+    )
+
+
+@dataclass
+class Engine:
+    """Runs the provisioning engine for one organisation file per call."""
+
+    graph_url: str
+    credential: str
+    admin_key: str | None = field(default=None, repr=False)
+
+    def run(self, path: str, *, state: str, check: bool) -> Outcome:
+        """Plan, and unless `check`, apply (state present) or destroy (absent)."""
+        engine = _import_engine()
+        spec = _load(engine, path)
+        step = self._present if state == "present" else self._absent
+        return self._call(engine, spec, step(engine, Path(path), spec, check))
+
+    def status(self, path: str) -> StatusReport:
+        """Read the organisation's provisioning status and pending drift."""
+        engine = _import_engine()
+        spec = _load(engine, path)
+        return self._call(engine, spec, self._status(engine, Path(path), spec))
+
+    def _call(self, engine: Any, spec: Any, coroutine: Any) -> Any:
+        try:
+            return asyncio.run(coroutine)
+        except engine.ProvisioningError as error:
+            # An apply that stopped part-way may have written the first changes;
+            # the engine says which when it can (ApplyFailed.done).
+            done = [_change(c) for c in getattr(error, "done", None) or []]
+            raise EngineFailure(
+                str(error),
+                organisation=spec.organisation,
+                changed=bool(done),
+                changes=done,
+            ) from None
+
+    async def _present(
+        self, engine: Any, path: Path, spec: Any, check: bool
+    ) -> Outcome:
+        async with self._session(engine, spec) as session:
+            entra, graph, prompt = session.entra, session.graph, session.prompt(spec)
+            plan = await engine.plan_organisation(path, spec, entra, graph, prompt)
+            changes = [_change(c) for c in plan.changes]
+            if check or not plan.changes:
+                return Outcome(spec.organisation, changes, 0, check, _app(plan.app))
+
+            applied = await engine.apply_plan(plan, entra, graph, prompt)
+            done = [_change(c) for c in applied.done]
+            writes = sum(1 for c in applied.done if c.action not in READ_ONLY_ACTIONS)
+            app = plan.app or await entra.find_app(spec.organisation)
+            return Outcome(spec.organisation, done, writes, check, _app(app))
+
+    async def _absent(self, engine: Any, path: Path, spec: Any, check: bool) -> Outcome:
+        async with self._session(engine, spec) as session:
+            entra, prompt = session.entra, session.prompt(spec)
+            pending = await _destroy_plan(spec, entra, prompt)
+            changes = [_removal(line) for line in pending]
+            if check or not pending:
+                return Outcome(spec.organisation, changes, 0, check, None)
+
+            done = await engine.destroy(spec, entra, prompt)
+            return Outcome(
+                spec.organisation, [_removal(line) for line in done], len(done), check
+            )
+
+    async def _status(self, engine: Any, path: Path, spec: Any) -> StatusReport:
+        async with self._session(engine, spec) as session:
+            entra, graph, prompt = session.entra, session.graph, session.prompt(spec)
+            status = await engine.status(spec, entra)
+            problems = list(status.problems)
+            try:
+                plan = await engine.plan_organisation(path, spec, entra, graph, prompt)
+                drift = [_change(c) for c in plan.changes]
+            except engine.ProvisioningError as error:
+                drift = []
+                problems.append(f"cannot plan: {error}")
+
+        return StatusReport(
+            organisation=spec.organisation,
+            status={
+                "state": status.state,
+                "code": status.code,
+                "last_cycle": status.last_cycle,
+                "counts": status.counts,
+                "quarantine": status.quarantine,
+                "failures": status.failures,
+            },
+            problems=problems,
+            drift=drift,
+        )
+
+    @asynccontextmanager
+    async def _session(self, engine: Any, spec: Any) -> AsyncIterator[Any]:
+        if self.admin_key:
+            # The engine's admin client reads the key from its environment only;
+            # this is the module's own process, so nothing else sees it.
+            os.environ[engine.ADMIN_KEY_ENV] = self.admin_key
+        config = engine.GraphConfig(base_url=self.graph_url, credential=self.credential)
+        async with engine.Session(config) as session:
+            yield session
+
+
+async def _destroy_plan(spec: Any, entra: Any, prompt: Any) -> list[str]:
+    """What operations.destroy would do, read only (it has no plan of its own)."""
+    pending: list[str] = []
+    app = await entra.find_app(spec.organisation)
+    if app is not None:
+        for assignment in await entra.list_assignments(app):
+            name = assignment.get("principalDisplayName") or assignment.get(
+                "principalId"
+            )
+            pending.append(f"unassign {name}")
+        pending.append(f"delete enterprise application {spec.application_name!r}")
+
+    if prompt is not None:
+        organisation = await prompt.get_organisation(spec.organisation)
+        if organisation is not None and organisation.provisioning_enabled:
+            pending.append("Prompt: disable provisioning (organisation and users kept)")
+        if organisation is not None:
+            for token in await prompt.list_tokens(spec.organisation):
+                if not token.revoked:
+                    pending.append(f"Prompt: revoke code {token.id}")
+    return pending
+
+
+def _removal(line: str) -> dict[str, Any]:
+    return {"step": "offboard", "action": "delete", "target": line, "details": []}
+
+
+# Steps that call Graph but change nothing there (Test Connection).
+READ_ONLY_ACTIONS = frozenset({"validate"})
+
+
+def _import_engine() -> Any:
+    """Import the provisioning engine's public functions as one namespace."""
+    try:
+        from provisioning import (
+            _run,
+            apply,
+            errors,
+            graph,
+            operations,
+            plan,
+            prompt,
+            spec,
+        )
+    except ImportError as error:
+        raise EngineFailure(
+            f"The provisioning package cannot be imported ({error}); run the module "
+            "with the Python that has it: ansible_python_interpreter="
+            "'{{ ansible_playbook_python }}' (the prompt_organisations inventory "
+            "sets it)."
+        ) from None
+
+    return SimpleNamespace(
+        apply_plan=apply.apply_plan,
+        destroy=operations.destroy,
+        status=operations.status,
+        GraphConfig=graph.GraphConfig,
+        Session=_run.Session,
+        plan_organisation=plan.plan_organisation,
+        ADMIN_KEY_ENV=prompt.ADMIN_KEY_ENV,
+        load_organisation=spec.load_organisation,
+        ProvisioningError=errors.ProvisioningError,
+    )
+
+
+def _load(engine: Any, path: str) -> Any:
+    try:
+        return engine.load_organisation(Path(path))
+    except engine.ProvisioningError as error:
+        raise EngineFailure(str(error), file=path) from None
+
+
+def _change(change: Any) -> dict[str, Any]:
+    rendered: dict[str, Any] = change.as_json()
+    return rendered
+
+
+def _app(app: Any) -> dict[str, Any] | None:
+    if app is None:
+        return None
+    return {
+        "application_object_id": app.application_object_id,
+        "app_id": app.app_id,
+        "service_principal_id": app.service_principal_id,
     }

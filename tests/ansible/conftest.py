@@ -1,26 +1,35 @@
 """Fixtures of the Ansible tests: real ansible-playbook runs from .venv/bin.
 
-Every run uses playbooks/ansible.cfg, a private ANSIBLE_HOME in tmp_path and
-organisation files generated into tmp_path.
+Every run uses playbooks/ansible.cfg, a private ANSIBLE_HOME and organisation files
+generated into a temporary folder; the Entra emulator and the Prompt SCIM service
+serve on loopback from threads of the test process.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
+import uvicorn
 
 REPO = Path(__file__).resolve().parents[2]
 PLAYBOOKS = REPO / "playbooks"
 BIN = Path(sys.executable).parent
-INVENTORY = PLAYBOOKS / "inventory" / "organisations.yml"
+INVENTORY = "playbooks/inventory/organisations.yml"
+
+TENANT_ID = "7f3c2a10-5b6d-4e8f-9a01-23456789abcd"
+ADMIN_KEY = "ansible-tests-admin-key-0123456789abcdef"
 
 _RECAP = re.compile(
     r"^(?P<host>\S+)\s+:\s+ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+"
@@ -32,8 +41,9 @@ _RECAP = re.compile(
 
 @dataclass
 class Run:
-    """One finished ansible-playbook run."""
+    """One finished ansible run."""
 
+    command: list[str]
     returncode: int
     stdout: str
     stderr: str
@@ -47,12 +57,14 @@ class Run:
             for m in _RECAP.finditer(self.stdout)
         }
 
+    def explain(self) -> str:
+        """Everything a failing assertion should show."""
+        return f"$ {' '.join(self.command)}\n{self.stdout}\n{self.stderr}"
 
-@pytest.fixture
-def ansible_env(tmp_path: Path) -> dict[str, str]:
+
+def ansible_environment(home: Path, **extra: str) -> dict[str, str]:
     """Environment of an ansible run: this repo's config, nothing in ~/.ansible."""
-    home = tmp_path / "ansible-home"
-    home.mkdir()
+    home.mkdir(parents=True, exist_ok=True)
     env = {
         key: value
         for key, value in os.environ.items()
@@ -65,27 +77,35 @@ def ansible_env(tmp_path: Path) -> dict[str, str]:
         ANSIBLE_NOCOLOR="1",
         ANSIBLE_FORCE_COLOR="0",
         PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+        **extra,
     )
     return env
 
 
-@pytest.fixture
-def run_ansible(ansible_env: dict[str, str]) -> Callable[..., Run]:
+def run_tool(env: dict[str, str], tool: str, *args: str) -> Run:
     """Run an ansible executable of .venv/bin from the repository root."""
+    command = [str(BIN / tool), *args]
+    started = time.perf_counter()
+    done = subprocess.run(
+        command,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    seconds = time.perf_counter() - started
+    return Run(command, done.returncode, done.stdout, done.stderr, seconds)
+
+
+@pytest.fixture
+def run_ansible(tmp_path: Path) -> Callable[..., Run]:
+    """Run an ansible tool with the test environment plus `env`."""
+    base = ansible_environment(tmp_path / "ansible-home")
 
     def run(tool: str, *args: str, env: dict[str, str] | None = None) -> Run:
-        started = time.perf_counter()
-        done = subprocess.run(
-            [str(BIN / tool), *args],
-            cwd=REPO,
-            env={**ansible_env, **(env or {})},
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        seconds = time.perf_counter() - started
-        return Run(done.returncode, done.stdout, done.stderr, seconds)
+        return run_tool({**base, **(env or {})}, tool, *args)
 
     return run
 
@@ -96,7 +116,7 @@ def organisation_yaml(
     scim_url: str = "http://127.0.0.1:9/scim/v2",
     admin_url: str | None = None,
     token: str = "{env: PROMPT_TOKEN_UNUSED}",
-    tenant_id: str = "11111111-2222-3333-4444-555555555555",
+    tenant_id: str = TENANT_ID,
     users: tuple[str, ...] = (),
     groups: tuple[str, ...] = (),
 ) -> str:
@@ -125,3 +145,117 @@ def organisations_dir(tmp_path: Path) -> Path:
     folder = tmp_path / "organisations"
     folder.mkdir()
     return folder
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn on a free loopback port; yield its URL."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, daemon=True
+    )
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+@dataclass
+class Landscape:
+    """Emulator + SCIM service on loopback, organisation files, ansible runs."""
+
+    emulator: Any
+    graph_url: str
+    prompt_url: str
+    store: Any
+    folder: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def admin_url(self) -> str:
+        return f"{self.prompt_url}/admin"
+
+    @property
+    def scim_url(self) -> str:
+        return f"{self.prompt_url}/scim/v2"
+
+    def add_organisation(self, slug: str, **overrides: Any) -> Path:
+        """Write an organisation file whose users exist in the emulator."""
+        users = overrides.pop("users", None)
+        if users is None:
+            users = tuple(f"{name}@{slug}.example" for name in ("ada", "alan"))
+            for upn in users:
+                self.emulator.add_user(
+                    userPrincipalName=upn,
+                    displayName=upn.split("@")[0].title(),
+                    mail=upn,
+                    givenName=upn.split("@")[0].title(),
+                    surname=slug.title(),
+                )
+        text = organisation_yaml(
+            slug,
+            scim_url=overrides.pop("scim_url", self.scim_url),
+            admin_url=overrides.pop("admin_url", self.admin_url),
+            token=overrides.pop("token", "{issue: true}"),
+            users=users,
+            **overrides,
+        )
+        path = self.folder / f"{slug}.yaml"
+        path.write_text(text)
+        return path
+
+    def playbook(self, name: str, *args: str, **env: str) -> Run:
+        """Run playbooks/<name> on the generated organisations."""
+        return run_tool(
+            {**self.env, **env},
+            "ansible-playbook",
+            "-i",
+            INVENTORY,
+            f"playbooks/{name}",
+            *args,
+        )
+
+
+@contextmanager
+def landscape(root: Path) -> Iterator[Landscape]:
+    """Start the emulator and the SCIM service; point the playbooks at them."""
+    from entra_emulator.server import Emulator, EmulatorConfig
+    from scim_service.api.app import create_app
+    from scim_service.settings import Settings
+    from scim_service.storage import Store
+
+    database_url = f"sqlite:///{root / 'prompt-scim.db'}"
+    store = Store.open(database_url)
+    store.migrate()
+    emulator = Emulator(EmulatorConfig(tenant_id=TENANT_ID))
+    folder = root / "organisations"
+    folder.mkdir()
+    settings = Settings(database_url=database_url, admin_key=ADMIN_KEY)
+    try:
+        with (
+            emulator.serve_in_thread() as graph_base,
+            serving(create_app(settings, store=store)) as prompt_url,
+        ):
+            env = ansible_environment(
+                root / "ansible-home",
+                PROMPT_ORGANISATIONS_PATH=str(folder),
+                PROMPT_GRAPH_URL=f"{graph_base}/v1.0",
+                PROMPT_GRAPH_CREDENTIAL="anonymous",
+                PROMPT_SCIM_ADMIN_KEY=ADMIN_KEY,
+            )
+            yield Landscape(
+                emulator, f"{graph_base}/v1.0", prompt_url, store, folder, env
+            )
+    finally:
+        store.close()
