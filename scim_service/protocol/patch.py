@@ -226,7 +226,7 @@ def _sub_attribute(path: AttrPath, target: Resolved) -> Attribute | None:
 def _check_writable(
     attr: Attribute, sub: Attribute | None, target: Resolved, kind: str
 ) -> None:
-    # RFC 7643 3.1 / 7.: id and meta (and manager.displayName) are read-only.
+    # RFC 7643 3.1: id and meta (with every sub-attribute of meta) are read-only.
     if attr.mutability == "readOnly" or (sub and sub.mutability == "readOnly"):
         name = target.name if sub is None else f"{attr.name}.{sub.name}"
         verb = {"add": "added", "replace": "replaced", "remove": "removed"}[kind]

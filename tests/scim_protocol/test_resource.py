@@ -512,3 +512,14 @@ def test_entra_app_role_shape_is_stored_as_sent() -> None:
     ]
 
     assert parse_resource({"userName": "u", "roles": roles}, USER)["roles"] == roles
+
+
+def test_a_returned_resource_put_back_is_the_same_document() -> None:
+    # Entra compares what we return with what it sent: nothing may drift.
+    doc = parse_resource(USER_BODY, USER)
+
+    assert parse_resource(rendered_user(), USER) == doc
+    assert parse_resource(rendered_group(), GROUP) == {
+        "displayName": "Ward 3 Nurses",
+        "members": [{"value": "u1"}, {"value": "u2"}],
+    }
