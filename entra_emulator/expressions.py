@@ -320,7 +320,7 @@ def compile_source(source: Mapping[str, Any]) -> Node:
     if kind == "attribute" and isinstance(name, str) and name:
         return Attribute(name)
     if kind == "constant":
-        return Constant(None if name is None else str(name))
+        return Constant(None if name in (None, "") else str(name))
     if kind == "function" and isinstance(name, str):
         canonical = _CANONICAL.get(name.lower())
         if canonical is None:

@@ -76,7 +76,7 @@ class RecordingScim:
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
-    fail_next: list[int] = field(default_factory=list)
+    fail_next: list[int | None] = field(default_factory=list)  # None: answer normally
 
     def writes(self) -> list[Recorded]:
         return [r for r in self.requests if r.method != "GET"]
@@ -120,8 +120,9 @@ class RecordingScim:
             self.requests.append(record)
             if request.headers.get("authorization") != f"Bearer {self.token}":
                 return self.error(401, "Bearer token rejected.")
-            if self.fail_next:
-                return self.error(self.fail_next.pop(0), "Injected failure.")
+            status = self.fail_next.pop(0) if self.fail_next else None
+            if status is not None:
+                return self.error(status, "Injected failure.")
             if resource == "Groups":
                 return self.list([])
             return self.user_request(
