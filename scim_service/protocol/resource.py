@@ -35,7 +35,8 @@ def parse_resource(body: object, rt: ResourceType) -> dict[str, Any]:
     lists, read-only attributes and `password` (Prompt signs in by SSO, so it is
     never stored) are dropped. Raises ScimError 400 invalidSyntax when the body is
     not an object, invalidValue for unknown attributes, wrong types and missing
-    required attributes.
+    required attributes. A single object sent for a multi-valued attribute is
+    taken as a one-element list.
     """
     if not isinstance(body, dict):
         raise ScimError(400, "The request body must be a JSON object.", "invalidSyntax")
@@ -247,11 +248,10 @@ def _keep_only(
         if attr is not None and attr.returned == "always":
             out[key] = value
             continue
-        core = selection.get(None, {})
-        if core is not None and key in core:
-            picked = _pick(value, core[key], keep=True)
-            if picked is not None:
-                out[key] = picked
+        if None in selection:
+            picked = _keep_attrs({key: value}, selection[None])
+            if picked:
+                out.update(picked)
     return out
 
 

@@ -523,3 +523,12 @@ def test_a_returned_resource_put_back_is_the_same_document() -> None:
         "displayName": "Ward 3 Nurses",
         "members": [{"value": "u1"}, {"value": "u2"}],
     }
+
+
+def test_attributes_naming_the_core_schema_returns_core_attributes() -> None:
+    out = project(rendered_user(), USER, attributes=[CORE], excluded=None)
+
+    assert out["userName"] == USER_BODY["userName"]
+    assert out["emails"] == USER_BODY["emails"]
+    assert ENTERPRISE not in out
+    assert "meta" in out
