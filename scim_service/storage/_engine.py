@@ -28,6 +28,12 @@ def create_engine(url: str) -> Engine:
     """Create a thread-safe pooled engine for sqlite:/// or postgresql+psycopg://."""
     parsed = sa.make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        if parsed.database in (None, "", ":memory:"):
+            # Each pooled connection would see its own empty in-memory database.
+            raise ValueError(
+                "an in-memory SQLite database cannot be shared between threads; "
+                "use a file: sqlite:///path/to/scim.db"
+            )
         return _sqlite_engine(url)
     if parsed.get_backend_name() == "postgresql":
         # pre_ping replaces connections a PostgreSQL restart has cut; several worker

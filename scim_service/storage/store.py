@@ -415,6 +415,10 @@ class Store:
         self, org_id: int, rtype: str, *, offset: int = 0, limit: int | None = None
     ) -> list[StoredResource]:
         """Return live resources in creation order; offset/limit page through them."""
+        if offset < 0 or (limit is not None and limit < 0):
+            raise ValueError(
+                f"offset and limit must not be negative: {offset}, {limit}"
+            )
         query = _resources.select_live(org_id, rtype).offset(offset).limit(limit)
         with self._read() as conn:
             return [_resources.resource_from_row(row) for row in conn.execute(query)]
@@ -589,6 +593,8 @@ class Store:
         before_id: int | None = None,
     ) -> list[AuditEvent]:
         """Return audit events newest first; page with before_id = last id seen."""
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, not {limit}")
         with self._read() as conn:
             org_id = (
                 None if slug is None else _accounts.load_organisation(conn, slug).id

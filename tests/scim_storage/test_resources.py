@@ -347,3 +347,10 @@ def test_every_change_is_audited_once(store: Store, org: Organisation) -> None:
     assert len(store.audit_events(resource_id=created.id)) == 4
     assert all(e.request_id == "req-scim" for e in events[:5])
     assert [e.organisation_slug for e in store.audit_events(limit=1)] == ["acme"]
+
+
+def test_bad_paging_arguments_are_refused(store: Store, org: Organisation) -> None:
+    with pytest.raises(ValueError, match="negative"):
+        store.list_resources(org.id, "User", offset=-1)
+    with pytest.raises(ValueError, match="limit"):
+        store.audit_events("acme", limit=0)

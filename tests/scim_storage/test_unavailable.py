@@ -77,3 +77,9 @@ def test_unmigrated_database_is_unavailable_with_a_hint(database_url: str) -> No
             store.authenticate(SECRET)
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:", "mysql://x/y"])
+def test_unsupported_urls_are_refused(url: str) -> None:
+    with pytest.raises(ValueError, match="sqlite:///"):
+        Store.open(url)
