@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scim_service.errors import ScimError
-from scim_service.protocol._path import Resolved
 
 COMPARISONS = frozenset({"eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"})
 
@@ -87,7 +86,10 @@ class AttrPath:
     name: str
     filter: Node | None = None
     sub: str | None = None
-    _resolved: dict[str, Resolved] = field(default_factory=dict, repr=False)
+    # Resolutions per (resource type, parent attribute), filled by filter.py.
+    cache: dict[tuple[str, str | None], object] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def __str__(self) -> str:
         text = self.name

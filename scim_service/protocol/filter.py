@@ -86,52 +86,64 @@ class _Scope:
 @dataclass(frozen=True)
 class _Target:
     resolved: Resolved | None  # None inside brackets (element scope)
-    attribute: Attribute  # the attribute whose values are compared
+    attribute: Attribute  # the attribute whose values are reached
     base: Attribute  # the attribute named before any '.sub' or '[...]'
+
+    @property
+    def compared(self) -> Attribute:
+        """Comparing a complex attribute compares its `value` (RFC 7644 3.4.2.2)."""
+        if self.attribute.type == "complex":
+            value = self.attribute.sub("value")
+            if value is not None:
+                return value
+        return self.attribute
 
 
 def _resolve(path: AttrPath, scope: _Scope) -> _Target:
-    key = (
-        scope.rt.name
-        if scope.parent is None
-        else f"{scope.rt.name}/{scope.parent.name}"
-    )
-    resolved = path._resolved.get(key)
-    if resolved is None:
-        if scope.parent is None:
-            resolved = resolve_name(scope.rt, path.name)
-            if resolved is None or resolved.attribute is None:
-                raise filter_error(
-                    f"Invalid filter: unknown attribute '{path.name}' for a "
-                    f"{scope.rt.name} (see /Schemas)."
-                )
-        else:
-            sub = scope.parent.sub(path.name)
-            if sub is None or "." in path.name:
-                raise filter_error(
-                    f"Invalid filter: '{scope.parent.name}' has no sub-attribute "
-                    f"'{path.name}'."
-                )
-            return _with_suffix(path, None, sub, scope)
-        path._resolved[key] = resolved
-    assert resolved.attribute is not None
-    base = resolved.attribute
+    """Resolve `path` in `scope`, once per path and scope (filters run per resource)."""
+    key = (scope.rt.name, scope.parent.name if scope.parent else None)
+    target = path.cache.get(key)
+    if target is None:
+        target = _resolve_uncached(path, scope)
+        path.cache[key] = target
+    assert isinstance(target, _Target)
+    return target
+
+
+def _resolve_uncached(path: AttrPath, scope: _Scope) -> _Target:
+    if scope.parent is not None:
+        sub = scope.parent.sub(path.name)
+        if sub is None or "." in path.name:
+            raise filter_error(
+                f"Invalid filter: '{scope.parent.name}' has no sub-attribute "
+                f"'{path.name}'."
+            )
+        return _with_suffix(path, None, sub, scope)
+
+    resolved = resolve_name(scope.rt, path.name)
+    if resolved is None or resolved.attribute is None:
+        raise filter_error(
+            f"Invalid filter: unknown attribute '{path.name}' for a "
+            f"{scope.rt.name} (see /Schemas)."
+        )
     if resolved.sub is not None:
-        return _Target(resolved, resolved.sub, base)
-    return _with_suffix(path, resolved, base, scope)
+        return _with_suffix(path, resolved, resolved.sub, scope)
+    return _with_suffix(path, resolved, resolved.attribute, scope)
 
 
 def _with_suffix(
-    path: AttrPath, resolved: Resolved | None, base: Attribute, scope: _Scope
+    path: AttrPath, resolved: Resolved | None, named: Attribute, scope: _Scope
 ) -> _Target:
-    if path.filter is not None and base.type != "complex":
+    """Apply the `[filter]` and `.sub` that may follow the name itself."""
+    base = resolved.attribute if resolved and resolved.attribute else named
+    if path.filter is not None and (named is not base or base.type != "complex"):
         raise filter_error(
             f"Invalid filter: '{path.name}' is not complex, so it takes no "
             "[value filter]."
         )
     if path.sub is None:
-        return _Target(resolved, base, base)
-    if (resolved and resolved.sub) or scope.parent is not None:
+        return _Target(resolved, named, base)
+    if named is not base or scope.parent is not None:
         raise filter_error(f"Invalid filter: '{path}' names too many sub-attributes.")
     sub = base.sub(path.sub)
     if sub is None:
@@ -139,15 +151,6 @@ def _with_suffix(
             f"Invalid filter: '{base.name}' has no sub-attribute '{path.sub}'."
         )
     return _Target(resolved, sub, base)
-
-
-def _compared(target: _Target) -> Attribute:
-    """Comparing a complex attribute compares its `value` (RFC 7644 3.4.2.2)."""
-    if target.attribute.type == "complex":
-        value = target.attribute.sub("value")
-        if value is not None:
-            return value
-    return target.attribute
 
 
 # ---------------------------------------------------------------- validation
@@ -173,7 +176,7 @@ def _validate(node: Node, scope: _Scope) -> None:
         if node.path.filter is not None:
             _validate(node.path.filter, _Scope(scope.rt, target.base))
         if isinstance(node, Compare):
-            _validate_comparison(node, _compared(target))
+            _validate_comparison(node, target.compared)
 
 
 def _validate_comparison(node: Compare, attr: Attribute) -> None:
@@ -217,9 +220,10 @@ def _validate_comparison(node: Compare, attr: Attribute) -> None:
 # ---------------------------------------------------------------- evaluation
 
 
-def _values(node_path: AttrPath, obj: dict[str, Any], scope: _Scope) -> list[Any]:
+def _values(
+    node_path: AttrPath, target: _Target, obj: dict[str, Any], scope: _Scope
+) -> list[Any]:
     """Every value the path reaches in `obj`, flattened over multi-valued ones."""
-    target = _resolve(node_path, scope)
     holder = obj if target.resolved is None else container(obj, target.resolved.urn)
     if holder is None:
         return []
@@ -252,14 +256,14 @@ def _evaluate(node: Node, obj: dict[str, Any], scope: _Scope) -> bool:
     if isinstance(node, Not):
         return not _evaluate(node.inner, obj, scope)
 
-    values = _values(node.path, obj, scope)
+    target = _resolve(node.path, scope)
+    values = _values(node.path, target, obj, scope)
     if isinstance(node, HasMatch):
         return bool(values)
     if isinstance(node, Present):
         return any(v not in ("", [], {}) for v in values)
 
-    target = _resolve(node.path, scope)
-    attr = _compared(target)
+    attr = target.compared
     if attr is not target.attribute:
         values = [ci_get(v, attr.name) for v in values if isinstance(v, dict)]
         values = [v for v in values if v is not None]
