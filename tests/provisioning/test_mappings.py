@@ -528,3 +528,18 @@ def test_unreadable_expression_is_refused(text: str, problem: str) -> None:
         MappingInvalid, match=problem.replace("(", r"\(").replace(")", r"\)")
     ):
         parse_expression(text)
+
+
+def test_spec_defaults_produce_the_seed_mappings() -> None:
+    from provisioning.spec import ProvisioningSettings
+
+    settings = ProvisioningSettings()
+
+    desired = desired_schema(template_schema(), settings)
+
+    assert object_mapping(desired, "Group")["enabled"] is False
+    users = object_mapping(desired, "User")["attributeMappings"]
+    assert {am["targetAttributeName"] for am in users} == set(settings.user_attributes)
+    assert user_mapping(desired, "externalId")["source"] == attribute("objectId")
+    assert user_mapping(desired, "userName")["matchingPriority"] == 1
+    assert schema_drift(desired, settings) == []
