@@ -110,3 +110,12 @@ def container(doc: dict[str, Any], urn: str | None) -> dict[str, Any] | None:
         return doc
     found = ci_get(doc, urn)
     return found if isinstance(found, dict) else None
+
+
+def json_copy(value: Any) -> Any:
+    """Deep-copy a JSON value (dicts, lists, scalars); faster than copy.deepcopy."""
+    if isinstance(value, dict):
+        return {k: json_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_copy(v) for v in value]
+    return value

@@ -9,12 +9,11 @@ is refused.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Any
 
 from scim_service.errors import ScimError
-from scim_service.protocol._path import Resolved, ci_get, resolve_name
+from scim_service.protocol._path import Resolved, ci_get, json_copy, resolve_name
 from scim_service.protocol._values import (
     MANAGER,
     coerce_element,
@@ -61,7 +60,7 @@ def apply_patch(doc: dict[str, Any], body: object, rt: ResourceType) -> dict[str
     or mutability) naming the operation. An unchanged result equals `doc`.
     """
     operations = _operations(body)
-    new = copy.deepcopy(doc)
+    new: dict[str, Any] = json_copy(doc)
     for index, raw in enumerate(operations, start=1):
         op = _Operation.read(raw, index)
         try:

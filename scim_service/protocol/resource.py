@@ -6,12 +6,11 @@ Entra ID sends (nulls, `meta` in POST, capitalised names, string booleans).
 
 from __future__ import annotations
 
-import copy
 from datetime import UTC, datetime
 from typing import Any
 
 from scim_service.errors import ScimError
-from scim_service.protocol._path import Resolved, container, resolve_name
+from scim_service.protocol._path import Resolved, container, json_copy, resolve_name
 from scim_service.protocol._values import MANAGER, coerce_value, invalid
 from scim_service.protocol.schema import Attribute, ResourceType
 
@@ -138,7 +137,7 @@ def render(
         attr = rt.core_attribute(key)
         if attr is not None and attr.returned == "never":
             continue
-        rep[key] = copy.deepcopy(value)
+        rep[key] = json_copy(value)
 
     rep["meta"] = {
         "resourceType": rt.name,
@@ -192,12 +191,12 @@ def _add_to_selection(selection: _Selection, target: Resolved) -> None:
 def _pick(value: Any, subs: set[str] | None, keep: bool) -> Any:
     """Keep (or drop, when keep is False) the named sub-attributes of a value."""
     if subs is None:
-        return copy.deepcopy(value) if keep else None
+        return json_copy(value) if keep else None
     if isinstance(value, list):
         picked = [_pick(item, subs, keep) for item in value]
         return [p for p in picked if p] or None
     if isinstance(value, dict):
-        out = {k: copy.deepcopy(v) for k, v in value.items() if (k in subs) == keep}
+        out = {k: json_copy(v) for k, v in value.items() if (k in subs) == keep}
         return out or None
     return None if keep else value
 
@@ -215,7 +214,8 @@ def project(
     and `schemas` are always returned, `password` never. With both lists given,
     `attributes` selects first and `excludedAttributes` then removes.
     """
-    out = copy.deepcopy(rep)
+    # Nothing to select: skip the deep copy (nested values are shared with `rep`).
+    out = json_copy(rep) if attributes or excluded else dict(rep)
     if attributes:
         out = _keep_only(out, rt, _select(rt, attributes))
     if excluded:
