@@ -287,7 +287,7 @@ class ResourceEndpoints:
                 self._check_members(org, doc, old)
             return doc
 
-        return self._update(request, org, rt, rid, replace, actor, "replace")
+        return self._update(request, org, rt, rid, replace, actor, "resource.replace")
 
     def _patch(
         self,
@@ -305,7 +305,7 @@ class ResourceEndpoints:
                 self._check_members(org, doc, old)
             return doc
 
-        return self._update(request, org, rt, rid, patch, actor, "patch")
+        return self._update(request, org, rt, rid, patch, actor, "resource.patch")
 
     def _update(
         self,

@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.routing import Mount
 
+from scim_service._logging import configure_logging
 from scim_service.api import admin, ops
 from scim_service.api._context import RequestContextMiddleware
 from scim_service.api._handlers import ScimHandlers
@@ -87,8 +88,13 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
 
 
 def app_from_env() -> FastAPI:
-    """Factory for `uvicorn --factory` workers: settings from the environment."""
-    return create_app(Settings.from_env())
+    """Factory for `uvicorn --factory` workers: settings from the environment.
+
+    Each worker process is an entry point of its own, so it configures logging.
+    """
+    settings = Settings.from_env()
+    configure_logging(settings.log_format, settings.log_level)
+    return create_app(settings)
 
 
 def _admin_error(code: int) -> Callable[[Request, Exception], Awaitable[Response]]:
