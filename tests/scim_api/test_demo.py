@@ -17,6 +17,7 @@ def test_demo_completes_round_trip() -> None:
         [sys.executable, "-m", "demo"],
         cwd=ROOT,
         capture_output=True,
+        check=False,
         text=True,
         timeout=120,
         env={"COLUMNS": "160", "PATH": "/usr/bin:/bin"},
