@@ -115,6 +115,7 @@ class GraphSteps:
         permission: str | None,
         secrets: tuple[str, ...] = (),
         key: str | None = None,
+        throttled: bool = False,
     ) -> T:
         """Run a request; retry 404/403/409 while its object is freshly created."""
         return await settle(
@@ -124,6 +125,7 @@ class GraphSteps:
             action=action,
             permission=permission,
             secrets=secrets,
+            throttled=throttled,
         )
 
     def _is_fresh(self, app: AppRef | None, key: str | None) -> bool:
@@ -288,11 +290,14 @@ class ApplicationSteps(GraphSteps):
         action = f"create the application {display_name!r} for '{slug}'"
         try:
             # The SDK's retry handler is off for this POST: a 503 may come after
-            # Graph created the app, and a retry would create a second one.
-            created = await self._call(
-                post_json(builder, {"displayName": display_name}, retry=False),
+            # Graph created the app, and a retry would create a second one. Only
+            # 429 (not executed) is resent, after its Retry-After.
+            created = await self._settle(
+                lambda: post_json(builder, {"displayName": display_name}, retry=False),
+                None,
                 action=action,
                 permission=APP_WRITE,
+                throttled=True,
             )
         except GraphUnavailable:
             orphan = await self._orphan_after_failure(slug, display_name)

@@ -88,36 +88,52 @@ async def settle(
     action: str,
     permission: str | None,
     secrets: tuple[str, ...] = (),
+    throttled: bool = False,
 ) -> T:
     """Run a request; with `retry`, 404/403/409 are retried with backoff.
 
     Right after instantiate or job creation those answers usually mean "not
-    replicated yet" (graph.md 2.1); kiota's RetryHandler leaves them to us.
+    replicated yet" (graph.md 2.1); kiota's RetryHandler leaves them to us. With
+    `throttled`, 429 is retried after its Retry-After: for POSTs sent with the
+    SDK's retries off, a throttled request was not executed, so resending is safe.
     """
     delay = timings.first_delay
     for attempt in range(1, timings.attempts + 1):
+        pause = delay
         try:
             return await request()
         except APIError as error:
             status = error.response_status_code
             last = attempt == timings.attempts
-            if not retry or status not in (403, 404, 409) or last:
+            replicating = retry and status in (403, 404, 409)
+            if last or not (replicating or (throttled and status == 429)):
                 raise graph_error(
                     error, action=action, permission=permission, secrets=secrets
                 ) from None
+            if status == 429:
+                pause = _retry_after(error, default=delay)
             log.warning(
-                "Graph answered %s while trying to %s; a new object replicates "
-                "slowly, retry %d of %d in %.1f s",
+                "Graph answered %s while trying to %s; retry %d of %d in %.1f s",
                 status,
                 action,
                 attempt,
                 timings.attempts - 1,
-                delay,
+                pause,
             )
         except httpx.TransportError as error:
             raise graph_error(
                 error, action=action, permission=permission, secrets=secrets
             ) from None
-        await asyncio.sleep(delay)
+        await asyncio.sleep(pause)
         delay = min(delay * 2, timings.max_delay)
     raise AssertionError("unreachable: the last attempt raises")
+
+
+def _retry_after(error: APIError, *, default: float) -> float:
+    """Seconds from a Retry-After header (RFC 9110 section 10.2.3), capped at 180."""
+    headers = error.response_headers or {}
+    try:
+        seconds = float(headers.get("Retry-After") or headers.get("retry-after") or "")
+    except ValueError:
+        return default
+    return min(max(seconds, 0.0), 180.0)

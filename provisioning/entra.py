@@ -108,6 +108,7 @@ class Entra(ApplicationSteps):
                 app,
                 action=f"create the synchronization job of {app.label}",
                 permission=SYNC_WRITE,
+                throttled=True,
             )
         except GraphUnavailable:
             # The POST may have been executed before the failure: look first.

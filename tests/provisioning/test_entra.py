@@ -297,6 +297,26 @@ def test_instantiate_is_not_retried_blindly_on_503(
     assert list(emu.applications) == [app.application_object_id]
 
 
+def test_throttled_instantiate_is_resent_after_retry_after(
+    emulator: tuple[Emulator, str],
+) -> None:
+    emu, base = emulator
+    emu.add_fault(
+        kind="status",
+        method="POST",
+        path="/applicationTemplates/*/instantiate",
+        status=429,
+        count=1,
+        retry_after=1,
+    )
+
+    started = time.monotonic()
+    app = run(base, lambda entra: entra.create_app("acme", NAME))
+
+    assert time.monotonic() - started >= 1.0
+    assert list(emu.applications) == [app.application_object_id]
+
+
 def test_429_with_retry_after_is_survived(emulator: tuple[Emulator, str]) -> None:
     emu, base = emulator
     emu.add_fault(
