@@ -38,12 +38,16 @@ def create_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "postgresql":
         # pre_ping replaces connections a PostgreSQL restart has cut; several worker
         # processes each hold their own pool, so keep it moderate.
+        # A bounded connect timeout turns an unreachable server into a prompt 503
+        # instead of a request hanging past Entra's own timeout.
         return sa.create_engine(
             url,
             pool_size=5,
             max_overflow=15,
+            pool_timeout=10,
             pool_pre_ping=True,
             hide_parameters=True,
+            connect_args={"connect_timeout": 5},
         )
     raise ValueError(
         f"unsupported database URL scheme {parsed.drivername!r}: "

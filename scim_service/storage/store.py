@@ -89,6 +89,23 @@ class Store:
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(736369)"))
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
+        self.analyze()
+
+    @translate_db_errors
+    def analyze(self) -> None:
+        """Refresh PostgreSQL's planner statistics of the store's tables.
+
+        Without statistics PostgreSQL may answer a userName lookup by walking a
+        whole organisation; autovacuum refreshes them, but may be switched off,
+        so `migrate` calls this and a long-running server can call it now and then.
+        SQLite picks the lookup indexes without statistics; there it does nothing.
+        """
+        if self._engine.dialect.name != "postgresql":
+            return
+        with self._engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
+                "ANALYZE organisations, tokens, resources, audit_events"
+            )
 
     @translate_db_errors
     def ping(self) -> None:

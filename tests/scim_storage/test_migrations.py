@@ -111,3 +111,22 @@ def test_list_and_count_read_the_live_index(store: Store, org: Organisation) -> 
                 # On an empty table PostgreSQL may pick any usable index and sort.
                 assert "Index" in plan, plan
                 assert "Seq Scan" not in plan, plan
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_migrate_gives_postgresql_planner_statistics(database_url: str) -> None:
+    store = Store.open(database_url)
+    try:
+        store.migrate()
+        with store.engine.connect() as conn:
+            # reltuples is -1 until the table is first analyzed.
+            reltuples = conn.execute(
+                sa.text(
+                    "SELECT reltuples FROM pg_class WHERE oid = 'resources'::regclass"
+                )
+            ).scalar_one()
+    finally:
+        store.close()
+
+    assert reltuples >= 0
