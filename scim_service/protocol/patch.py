@@ -1,10 +1,6 @@
 """PATCH (RFC 7644 section 3.5.2) with the request shapes Entra ID really sends.
 
-Tolerated Entra shapes: capitalised ops, string booleans, path-less values with
-dotted or URN-qualified keys, value-path upserts, `manager` as a bare id, and the
-legacy member removal `{"op": "Remove", "path": "members", "value": [...]}`.
-A body without `schemas` is accepted; one whose `schemas` lacks the PatchOp URN
-is refused.
+See `apply_patch` for the Entra deviations tolerated and the errors raised.
 """
 
 from __future__ import annotations
@@ -58,6 +54,12 @@ def apply_patch(doc: dict[str, Any], body: object, rt: ResourceType) -> dict[str
     All-or-nothing: operations run in order on a copy, and the first failing
     one raises ScimError 400 (invalidSyntax, invalidPath, noTarget, invalidValue
     or mutability) naming the operation. An unchanged result equals `doc`.
+
+    Tolerated Entra shapes: op names in any case, string booleans, path-less
+    values with dotted or URN-qualified keys, value-path upserts, `manager` as a
+    bare id, and the legacy member removal
+    `{"op": "Remove", "path": "members", "value": [...]}`. A body without
+    `schemas` is accepted; one whose `schemas` lacks the PatchOp URN is refused.
     """
     operations = _operations(body)
     new: dict[str, Any] = json_copy(doc)
