@@ -344,7 +344,11 @@ def _table(*columns: str) -> Table:
 
 
 def _print_table(table: Table) -> None:
-    Console(soft_wrap=True).print(table)
+    console = Console()
+    if not console.is_terminal:
+        # CI logs and pipes: wide enough that rows are not wrapped mid-word.
+        console = Console(width=max(console.width, 200))
+    console.print(table)
 
 
 def _configure_logging(verbose: int, debug: bool) -> None:

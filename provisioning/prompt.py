@@ -6,8 +6,10 @@ as a bearer header and never logged. Issued secrets are returned once, never log
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import ssl
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,6 +96,7 @@ class PromptAdmin:
             headers={"Authorization": f"Bearer {admin_key}"},
             transport=transport,
             timeout=timeout,
+            verify=_tls_context(),
             event_hooks={"response": [_log_response]},
         )
 
@@ -190,6 +193,13 @@ class PromptAdmin:
                 f"{_detail(response)}"
             )
         return response.json() if response.content else None
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    # Loading the CA bundle costs a quarter of a second: once per process, not
+    # once per client (apply of many organisations, tests).
+    return httpx.create_ssl_context()
 
 
 def _detail(response: httpx.Response) -> str:

@@ -1,0 +1,191 @@
+"""status, destroy, rotate-token and provision-now against the emulator and service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from test_cli_apply import FAST, ROOT
+
+from provisioning.cli import main
+from scim_service.storage import Actor
+
+if TYPE_CHECKING:
+    from conftest import Graph, PromptService
+
+CLI = Actor(kind="cli")
+
+
+@pytest.fixture
+def org_file(tmp_path: Path, prompt_service: PromptService) -> Path:
+    text = (ROOT / "organisations" / "example.yaml").read_text()
+    path = tmp_path / "example.yaml"
+    path.write_text(text.replace("https://prompt.example.com", prompt_service.url))
+    return path
+
+
+def run(graph: Graph, *args: str) -> int:
+    base = ["--graph-url", graph.url, "--credential", "anonymous"]
+    return main([*base, *args], timings=FAST)
+
+
+def live_tokens(prompt_service: PromptService) -> list[str]:
+    tokens = prompt_service.store.list_tokens("example")
+    return [t.id for t in tokens if t.revoked is None]
+
+
+def only_job_id(graph: Graph) -> str:
+    (job_id,) = graph.emulator.jobs
+    return str(job_id)
+
+
+def test_status_before_apply_is_unhealthy(
+    graph: Graph, org_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(graph, "status", str(org_file)) == 1
+
+    captured = capsys.readouterr()
+    assert "no enterprise application yet (run apply)" in captured.out
+    assert "Error: unhealthy: example" in captured.err
+
+
+def test_status_after_apply_and_a_cycle_is_healthy(
+    graph: Graph,
+    prompt_service: PromptService,
+    org_file: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert run(graph, "apply", str(org_file)) == 0
+    graph.emulator.cycle(only_job_id(graph))
+    capsys.readouterr()
+
+    assert run(graph, "status", str(org_file)) == 0
+
+    out = capsys.readouterr().out
+    assert "healthy" in out
+    assert "Active/Active" in out
+    assert "Succeeded" in out
+    users = prompt_service.store.get_organisation("example")
+    assert users.default_department == "Nursing"
+
+
+def test_quarantine_shows_in_status_and_rotate_token_lifts_it(
+    graph: Graph,
+    prompt_service: PromptService,
+    org_file: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert run(graph, "apply", str(org_file)) == 0
+    (old,) = live_tokens(prompt_service)
+    prompt_service.store.revoke_token("example", old, actor=CLI)
+    graph.emulator.cycle(only_job_id(graph))
+    capsys.readouterr()
+
+    assert run(graph, "status", str(org_file)) == 1
+    out = capsys.readouterr().out
+    assert "UNHEALTHY" in out
+    assert "quarantined" in out
+
+    assert run(graph, "rotate-token", str(org_file)) == 0
+    out = capsys.readouterr().out
+    assert "restarted the quarantined job" in out
+    (new,) = live_tokens(prompt_service)
+    assert new != old
+    graph.emulator.cycle(only_job_id(graph))
+    assert run(graph, "status", str(org_file)) == 0
+
+    graph.emulator.reset_writes()
+    assert run(graph, "apply", str(org_file)) == 0
+    assert graph.emulator.writes()["total"] == 0
+
+
+def test_rotate_token_replaces_the_code_and_revokes_the_old_one(
+    graph: Graph, prompt_service: PromptService, org_file: Path
+) -> None:
+    assert run(graph, "apply", str(org_file)) == 0
+    (old,) = live_tokens(prompt_service)
+
+    assert run(graph, "rotate-token", str(org_file)) == 0
+
+    (new,) = live_tokens(prompt_service)
+    assert new != old
+    (sp,) = graph.emulator.state()["servicePrincipals"]
+    secret = graph.emulator.secret_values(sp["id"])["SecretToken"]
+    _, token = prompt_service.store.authenticate(secret)
+    assert token.id == new
+    assert f"prompt-secrets:v1:{new}:" in " ".join(sp["tags"])
+
+
+def test_rotate_token_needs_an_issued_token(
+    graph: Graph, org_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    org_file.write_text(
+        org_file.read_text().replace("{issue: true}", "{env: PROMPT_TEST_CODE}")
+    )
+
+    assert run(graph, "rotate-token", str(org_file)) == 1
+
+    err = capsys.readouterr().err
+    assert err.startswith("Error: rotate-token needs prompt.admin_url and token")
+    assert "env PROMPT_TEST_CODE" in err
+
+
+def test_destroy_needs_yes_then_removes_the_app_and_keeps_prompt_data(
+    graph: Graph,
+    prompt_service: PromptService,
+    org_file: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert run(graph, "apply", str(org_file)) == 0
+
+    assert run(graph, "destroy", str(org_file)) == 2
+    assert "add --yes to confirm" in capsys.readouterr().err
+    assert len(graph.emulator.state()["applications"]) == 1
+
+    assert run(graph, "destroy", "--yes", str(org_file)) == 0
+    state = graph.emulator.state()
+    assert state["applications"] == []
+    assert state["assignments"] == []
+    organisation = prompt_service.store.get_organisation("example")
+    assert organisation.provisioning_enabled is False
+    assert organisation.default_department == "Nursing"
+    assert live_tokens(prompt_service) == []
+
+    assert run(graph, "destroy", "--yes", str(org_file)) == 0
+
+
+def test_provision_now_pushes_a_user_to_prompt(
+    graph: Graph,
+    prompt_service: PromptService,
+    org_file: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert run(graph, "apply", str(org_file)) == 0
+    capsys.readouterr()
+
+    assert (
+        run(graph, "provision-now", str(org_file), "--user", "alice@example.org") == 0
+    )
+
+    assert "Success" in capsys.readouterr().out
+    org = prompt_service.store.get_organisation("example")
+    (alice,) = prompt_service.store.find_resources(
+        org.id, "User", user_name="alice@example.org"
+    )
+    prompt_ext = "urn:prompt:params:scim:schemas:extension:prompt:2.0:User"
+    assert alice.doc[prompt_ext]["department"] == "Nursing"
+
+
+def test_provision_now_unknown_user(
+    graph: Graph, org_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(graph, "apply", str(org_file)) == 0
+
+    assert run(graph, "provision-now", str(org_file), "--user", "zed@example.org") == 1
+
+    assert "Error: User 'zed@example.org' does not exist" in capsys.readouterr().err
+
+
+def test_provision_now_needs_a_user(graph: Graph, org_file: Path) -> None:
+    assert run(graph, "provision-now", str(org_file)) == 2

@@ -1,0 +1,176 @@
+"""Tokens: change detection without reading them back; never printed or logged."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from conftest import ADMIN_KEY
+from test_cli_apply import FAST, ROOT
+
+from provisioning.cli import main
+from scim_service.storage import Actor
+
+if TYPE_CHECKING:
+    from conftest import Graph, PromptService
+
+CLI = Actor(kind="cli")
+
+
+def run(graph: Graph, *args: str) -> int:
+    base = ["--graph-url", graph.url, "--credential", "anonymous"]
+    return main([*base, *args], timings=FAST)
+
+
+def example(tmp_path: Path, prompt_service: PromptService, token: str) -> Path:
+    text = (ROOT / "organisations" / "example.yaml").read_text()
+    text = text.replace("https://prompt.example.com", prompt_service.url)
+    path = tmp_path / "example.yaml"
+    path.write_text(text.replace("{issue: true}", token))
+    return path
+
+
+def saved_token(graph: Graph) -> str:
+    (sp,) = graph.emulator.state()["servicePrincipals"]
+    return str(graph.emulator.secret_values(sp["id"])["SecretToken"])
+
+
+def sp_tags(graph: Graph) -> list[str]:
+    (sp,) = graph.emulator.state()["servicePrincipals"]
+    return list(sp["tags"])
+
+
+@pytest.mark.slow
+def test_no_token_or_key_in_output_or_logs_at_debug(
+    graph: Graph,
+    prompt_service: PromptService,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    path = example(tmp_path, prompt_service, "{issue: true}")
+    caplog.set_level(logging.DEBUG)
+    secrets = [ADMIN_KEY]
+
+    loud = ("--debug", "-vv")
+    assert run(graph, *loud, "plan", str(path)) == 0
+    assert run(graph, *loud, "apply", str(path)) == 0
+    secrets.append(saved_token(graph))
+    assert run(graph, *loud, "rotate-token", str(path)) == 0
+    secrets.append(saved_token(graph))
+    with graph.emulator.lock:
+        (pairs,) = graph.emulator.secrets.values()
+        next(p for p in pairs if p["key"] == "SyncAll")["value"] = "true"
+    for fmt in ("text", "markdown", "json"):
+        assert run(graph, *loud, "plan", "--format", fmt, str(path)) == 0
+    assert run(graph, *loud, "apply", str(path)) == 0
+    secrets.append(saved_token(graph))
+    assert run(graph, *loud, "status", str(path)) == 0
+    assert run(graph, *loud, "destroy", "--yes", str(path)) == 0
+
+    captured = capsys.readouterr()
+    assert "SecretToken: (changed)" in captured.out
+    assert "DEBUG provisioning.graph: PUT" in captured.err
+    assert len(set(secrets)) == 4
+    for secret in secrets:
+        assert secret not in captured.out
+        assert secret not in captured.err
+        assert secret not in caplog.text
+
+
+def test_env_token_is_verified_by_id_and_a_new_code_is_detected(
+    graph: Graph,
+    prompt_service: PromptService,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = example(tmp_path, prompt_service, "{issue: true}")
+    assert run(graph, "apply", str(path)) == 0
+    first = prompt_service.store.issue_token("example", actor=CLI)
+    monkeypatch.setenv("PROMPT_TEST_CODE", first.secret)
+    path = example(tmp_path, prompt_service, "{env: PROMPT_TEST_CODE}")
+
+    assert run(graph, "apply", str(path)) == 0
+    assert saved_token(graph) == first.secret
+    assert f"prompt-secrets:v1:{first.info.id}:" in " ".join(sp_tags(graph))
+    graph.emulator.reset_writes()
+    assert run(graph, "apply", str(path)) == 0
+    assert graph.emulator.writes()["total"] == 0
+
+    second = prompt_service.store.issue_token("example", actor=CLI)
+    monkeypatch.setenv("PROMPT_TEST_CODE", second.secret)
+    capsys.readouterr()
+    assert run(graph, "plan", "--detailed-exitcode", str(path)) == 2
+    out = capsys.readouterr().out
+    assert "SecretToken: (changed)" in out
+    assert second.secret not in out
+    assert run(graph, "apply", str(path)) == 0
+    assert saved_token(graph) == second.secret
+
+    prompt_service.store.revoke_token("example", second.info.id, actor=CLI)
+    assert run(graph, "plan", str(path)) == 1
+    err = capsys.readouterr().err
+    assert "is not a live Provisioning Authentication Code of 'example'" in err
+    assert second.secret not in err
+
+
+def test_file_token_without_admin_api_uses_a_salted_fingerprint(
+    graph: Graph,
+    prompt_service: PromptService,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    prompt_service.store.create_organisation(
+        slug="example", display_name="Example Health", actor=CLI
+    )
+    first = prompt_service.store.issue_token("example", actor=CLI)
+    (tmp_path / "code").write_text(first.secret + "\n")
+    path = example(tmp_path, prompt_service, "{file: code}")
+    path.write_text(path.read_text().replace("  admin_url:", "  # admin_url:"))
+
+    assert run(graph, "apply", str(path)) == 0
+    (tag,) = [t for t in sp_tags(graph) if t.startswith("prompt-secrets:v1:")]
+    assert tag.startswith("prompt-secrets:v1:s")
+    assert first.secret not in tag
+    graph.emulator.reset_writes()
+    assert run(graph, "apply", str(path)) == 0
+    assert graph.emulator.writes()["total"] == 0
+
+    second = prompt_service.store.issue_token("example", actor=CLI)
+    (tmp_path / "code").write_text(second.secret)
+    capsys.readouterr()
+    assert run(graph, "plan", "--detailed-exitcode", "--format", "json", str(path)) == 2
+    plan = json.loads(capsys.readouterr().out)
+    (secrets,) = [
+        c for c in plan["organisations"][0]["changes"] if c["step"] == "secrets"
+    ]
+    assert "SecretToken: (changed)" in secrets["details"]
+    assert run(graph, "apply", str(path)) == 0
+    assert saved_token(graph) == second.secret
+
+
+def test_rejected_token_error_does_not_show_it(
+    graph: Graph,
+    prompt_service: PromptService,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    prompt_service.store.create_organisation(
+        slug="example", display_name="Example Health", actor=CLI
+    )
+    wrong = "pscim_" + "x" * 43
+    (tmp_path / "code").write_text(wrong)
+    path = example(tmp_path, prompt_service, "{file: code}")
+    path.write_text(path.read_text().replace("  admin_url:", "  # admin_url:"))
+
+    assert run(graph, "--debug", "apply", str(path)) == 1
+
+    captured = capsys.readouterr()
+    assert "Test Connection" in captured.err
+    assert wrong not in captured.err
+    assert wrong not in captured.out
+    assert graph.emulator.state()["assignments"] == []
