@@ -17,7 +17,11 @@ from typing import Any
 import httpx
 import pytest
 from azure.core.credentials import AccessToken
-from azure.identity.aio import ClientSecretCredential, WorkloadIdentityCredential
+from azure.identity.aio import (
+    ClientSecretCredential,
+    DefaultAzureCredential,
+    WorkloadIdentityCredential,
+)
 
 from provisioning.errors import (
     GraphConfigInvalid,
@@ -390,4 +394,11 @@ def test_workload_identity_uses_the_federated_token_file(tmp_path: Path) -> None
     )
 
     assert isinstance(credential, WorkloadIdentityCredential)
+    run(credential.close())
+
+
+def test_default_credential_is_the_azure_identity_chain() -> None:
+    credential = make_credential(GraphConfig(credential="default", environ={}))
+
+    assert isinstance(credential, DefaultAzureCredential)
     run(credential.close())
