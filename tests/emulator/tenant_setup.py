@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from .graph_sdk import TEMPLATE
+from .graph_sdk import HTTP, TEMPLATE
 
 USER_ROLE = "18d14569-c3bd-439b-9a66-3a2aee01d14f"
 
@@ -60,7 +60,7 @@ def configure(
     start: bool = True,
 ) -> AppIds:
     """Instantiate, create the job, save secrets and schema, assign, start."""
-    g = httpx.Client(base_url=graph_url + "/v1.0")
+    g = httpx.Client(base_url=graph_url + "/v1.0", verify=False)
     sp_id = g.post(
         f"/applicationTemplates/{TEMPLATE}/instantiate", json={"displayName": "Prompt"}
     ).json()["servicePrincipal"]["id"]
@@ -90,7 +90,7 @@ def configure(
 
 
 def assign(graph_url: str, sp_id: str, principal: str) -> str:
-    response = httpx.post(
+    response = HTTP.post(
         f"{graph_url}/v1.0/servicePrincipals/{sp_id}/appRoleAssignedTo",
         json={"principalId": principal, "resourceId": sp_id, "appRoleId": USER_ROLE},
     )
@@ -100,7 +100,7 @@ def assign(graph_url: str, sp_id: str, principal: str) -> str:
 
 
 def unassign(graph_url: str, sp_id: str, assignment_id: str) -> None:
-    response = httpx.delete(
+    response = HTTP.delete(
         f"{graph_url}/v1.0/servicePrincipals/{sp_id}/appRoleAssignedTo/{assignment_id}"
     )
     assert response.status_code == 204

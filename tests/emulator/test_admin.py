@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
 import pytest
 import yaml
 
@@ -12,74 +11,74 @@ from entra_emulator.directory import Directory
 from entra_emulator.errors import SeedFileInvalid
 from entra_emulator.seed import generate_tenant, load_into, load_seed_file
 
-from .graph_sdk import TEMPLATE
+from .graph_sdk import HTTP, TEMPLATE
 
 
 def test_directory_changes_through_admin_api(graph_url: str) -> None:
     admin = graph_url + "/_emulator"
-    created = httpx.post(
+    created = HTTP.post(
         admin + "/users",
         json={"userPrincipalName": "new.person@contoso.example", "department": "Ops"},
     )
     assert created.status_code == 201
     user_id = created.json()["id"]
 
-    renamed = httpx.patch(f"{admin}/users/{user_id}", json={"displayName": "New P."})
+    renamed = HTTP.patch(f"{admin}/users/{user_id}", json={"displayName": "New P."})
     assert renamed.json()["displayName"] == "New P."
-    disabled = httpx.post(admin + "/users/new.person@contoso.example/disable")
+    disabled = HTTP.post(admin + "/users/new.person@contoso.example/disable")
     assert disabled.json()["accountEnabled"] is False
-    graph_user = httpx.get(
+    graph_user = HTTP.get(
         f"{graph_url}/v1.0/users/{user_id}", params={"$select": "accountEnabled"}
     )
     assert graph_user.json() == {"accountEnabled": False}
 
-    group = httpx.post(
+    group = HTTP.post(
         admin + "/groups", json={"displayName": "Ops", "members": [user_id]}
     )
     assert group.json()["members"] == [user_id]
-    httpx.delete(f"{admin}/groups/Ops/members/{user_id}")
-    assert httpx.get(admin + "/groups/Ops").json()["members"] == []
+    HTTP.delete(f"{admin}/groups/Ops/members/{user_id}")
+    assert HTTP.get(admin + "/groups/Ops").json()["members"] == []
 
     assert (
-        httpx.post(f"{admin}/users/{user_id}/soft-delete").json()["softDeleted"] is True
+        HTTP.post(f"{admin}/users/{user_id}/soft-delete").json()["softDeleted"] is True
     )
-    assert httpx.get(f"{graph_url}/v1.0/users/{user_id}").status_code == 404
-    assert httpx.post(f"{admin}/users/{user_id}/restore").json()["softDeleted"] is False
-    assert httpx.delete(f"{admin}/users/{user_id}").status_code == 200
-    assert httpx.get(f"{admin}/users/{user_id}").status_code == 404
+    assert HTTP.get(f"{graph_url}/v1.0/users/{user_id}").status_code == 404
+    assert HTTP.post(f"{admin}/users/{user_id}/restore").json()["softDeleted"] is False
+    assert HTTP.delete(f"{admin}/users/{user_id}").status_code == 200
+    assert HTTP.get(f"{admin}/users/{user_id}").status_code == 404
 
 
 def test_admin_api_refuses_bad_input(graph_url: str) -> None:
     admin = graph_url + "/_emulator"
     assert (
-        httpx.post(admin + "/users", json={"displayName": "no upn"}).status_code == 400
+        HTTP.post(admin + "/users", json={"displayName": "no upn"}).status_code == 400
     )
-    unknown = httpx.post(
+    unknown = HTTP.post(
         admin + "/users", json={"userPrincipalName": "a@b.example", "shoeSize": 44}
     )
     assert unknown.status_code == 400
     assert "shoeSize" in unknown.json()["error"]
-    assert httpx.post(admin + "/users/nobody@x.example/disable").status_code == 404
+    assert HTTP.post(admin + "/users/nobody@x.example/disable").status_code == 404
 
 
 def test_state_writes_and_reset(graph_url: str) -> None:
     admin = graph_url + "/_emulator"
-    httpx.post(
+    HTTP.post(
         f"{graph_url}/v1.0/applicationTemplates/{TEMPLATE}/instantiate",
         json={"displayName": "Prompt"},
     )
-    httpx.get(f"{graph_url}/v1.0/servicePrincipals")
+    HTTP.get(f"{graph_url}/v1.0/servicePrincipals")
 
-    state = httpx.get(admin + "/state").json()
+    state = HTTP.get(admin + "/state").json()
     assert [a["displayName"] for a in state["applications"]] == ["Prompt"]
     assert state["writes"]["total"] == 1
-    assert httpx.get(admin + "/requests").json()["GET /servicePrincipals"] == 1
+    assert HTTP.get(admin + "/requests").json()["GET /servicePrincipals"] == 1
 
-    httpx.post(admin + "/writes/reset")
-    assert httpx.get(admin + "/writes").json() == {"total": 0, "byRoute": {}}
+    HTTP.post(admin + "/writes/reset")
+    assert HTTP.get(admin + "/writes").json() == {"total": 0, "byRoute": {}}
 
-    httpx.post(admin + "/reset")
-    state = httpx.get(admin + "/state").json()
+    HTTP.post(admin + "/reset")
+    state = HTTP.get(admin + "/state").json()
     assert state["applications"] == []
     assert len(state["users"]) == 6  # the seed directory is back
 

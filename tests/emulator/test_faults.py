@@ -5,19 +5,18 @@ from __future__ import annotations
 import asyncio
 import time
 
-import httpx
 import pytest
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 
 from entra_emulator import Emulator
 
-from .graph_sdk import TEMPLATE, client
+from .graph_sdk import HTTP, TEMPLATE, client
 
 INSTANTIATE = f"/v1.0/applicationTemplates/{TEMPLATE}/instantiate"
 
 
 def _instantiate(graph_url: str) -> dict[str, str]:
-    response = httpx.post(graph_url + INSTANTIATE, json={"displayName": "Prompt"})
+    response = HTTP.post(graph_url + INSTANTIATE, json={"displayName": "Prompt"})
     assert response.status_code == 201
     return {k: v["id"] for k, v in response.json().items()}
 
@@ -27,7 +26,7 @@ def test_429_carries_retry_after_and_sdk_retries(
 ) -> None:
     emulator.add_fault(status=429, count=1, retry_after=1, method="GET", path="/users")
 
-    raw = httpx.get(graph_url + "/v1.0/users")
+    raw = HTTP.get(graph_url + "/v1.0/users")
     assert raw.status_code == 429
     assert raw.headers["Retry-After"] == "1"
     assert raw.json()["error"]["code"] == "TooManyRequests"
@@ -49,14 +48,10 @@ def test_transient_status_for_the_next_n_matching_requests(
         status=status, count=2, method="POST", path="/servicePrincipals/*/jobs"
     )
 
-    answers = [httpx.post(graph_url + path, json={"templateId": "scim"}).status_code]
-    answers.append(
-        httpx.post(graph_url + path, json={"templateId": "scim"}).status_code
-    )
-    answers.append(httpx.get(graph_url + path).status_code)  # other method: not matched
-    answers.append(
-        httpx.post(graph_url + path, json={"templateId": "scim"}).status_code
-    )
+    answers = [HTTP.post(graph_url + path, json={"templateId": "scim"}).status_code]
+    answers.append(HTTP.post(graph_url + path, json={"templateId": "scim"}).status_code)
+    answers.append(HTTP.get(graph_url + path).status_code)  # other method: not matched
+    answers.append(HTTP.post(graph_url + path, json={"templateId": "scim"}).status_code)
 
     assert answers == [status, status, 200, 201]
     assert emulator.writes()["total"] == 2  # instantiate and the one job
@@ -79,11 +74,11 @@ def test_replication_delay_hides_new_objects_for_n_requests(
     ids = _instantiate(graph_url)
     url = f"{graph_url}/v1.0/servicePrincipals/{ids['servicePrincipal']}"
 
-    codes = [httpx.get(url).status_code for _ in range(3)]
+    codes = [HTTP.get(url).status_code for _ in range(3)]
 
     assert codes == [404, 404, 200]
     assert (
-        httpx.get(f"{graph_url}/v1.0/applications/{ids['application']}").status_code
+        HTTP.get(f"{graph_url}/v1.0/applications/{ids['application']}").status_code
         == 404
     )
 
@@ -93,22 +88,22 @@ def test_replication_delay_in_seconds(graph_url: str, emulator: Emulator) -> Non
     ids = _instantiate(graph_url)
     url = f"{graph_url}/v1.0/servicePrincipals/{ids['servicePrincipal']}"
 
-    assert httpx.get(url).status_code == 404
+    assert HTTP.get(url).status_code == 404
     time.sleep(0.6)
-    assert httpx.get(url).status_code == 200
+    assert HTTP.get(url).status_code == 200
 
 
 def test_faults_through_the_admin_api(graph_url: str) -> None:
     admin = graph_url + "/_emulator/faults"
-    created = httpx.post(admin, json={"status": 503, "count": 1, "path": "/groups"})
+    created = HTTP.post(admin, json={"status": 503, "count": 1, "path": "/groups"})
     assert created.status_code == 201
-    assert httpx.get(admin).json()["value"][0]["status"] == 503
+    assert HTTP.get(admin).json()["value"][0]["status"] == 503
 
-    assert httpx.get(graph_url + "/v1.0/groups").status_code == 503
-    assert httpx.get(graph_url + "/v1.0/groups").status_code == 200
+    assert HTTP.get(graph_url + "/v1.0/groups").status_code == 503
+    assert HTTP.get(graph_url + "/v1.0/groups").status_code == 200
 
-    bad = httpx.post(admin, json={"status": 418})
+    bad = HTTP.post(admin, json={"status": 418})
     assert bad.status_code == 400
-    httpx.post(admin, json={"status": 500, "count": 5})
-    assert httpx.delete(admin).status_code == 204
-    assert httpx.get(graph_url + "/v1.0/groups").status_code == 200
+    HTTP.post(admin, json={"status": 500, "count": 5})
+    assert HTTP.delete(admin).status_code == 204
+    assert HTTP.get(graph_url + "/v1.0/groups").status_code == 200

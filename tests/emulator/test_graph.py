@@ -6,7 +6,6 @@ import asyncio
 import uuid
 from typing import Any
 
-import httpx
 import pytest
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 from msgraph.generated.application_templates.item.instantiate.instantiate_post_request_body import (  # noqa: E501
@@ -40,7 +39,7 @@ from msgraph.generated.users.users_request_builder import UsersRequestBuilder
 
 from entra_emulator import Emulator
 
-from .graph_sdk import TEMPLATE, client, get_json, put_json
+from .graph_sdk import HTTP, TEMPLATE, client, get_json, put_json
 from .scim_recorder import RecordingScim
 
 USER_ROLE = "18d14569-c3bd-439b-9a66-3a2aee01d14f"
@@ -395,13 +394,13 @@ def test_users_and_groups_lookup(graph_url: str, emulator: Emulator) -> None:
 
 def test_soft_deleted_user_is_invisible(graph_url: str, emulator: Emulator) -> None:
     emulator.soft_delete_user("alan.turing@contoso.example")
-    response = httpx.get(f"{graph_url}/v1.0/users/alan.turing@contoso.example")
+    response = HTTP.get(f"{graph_url}/v1.0/users/alan.turing@contoso.example")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "Request_ResourceNotFound"
 
 
 def test_unknown_segment_answers_odata_error(graph_url: str) -> None:
-    response = httpx.get(f"{graph_url}/v1.0/nonsense")
+    response = HTTP.get(f"{graph_url}/v1.0/nonsense")
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["code"] == "BadRequest"

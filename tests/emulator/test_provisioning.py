@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import httpx
 import pytest
 
 from entra_emulator import Emulator
 
+from .graph_sdk import HTTP
 from .scim_recorder import RecordingScim
 from .tenant_setup import AppIds, assign, configure, unassign
 
@@ -325,7 +325,7 @@ def test_wrong_token_quarantines_and_restart_lifts(
     assert summary["quarantined"] is True
     sp_url = f"{graph_url}/v1.0/servicePrincipals/{ids.sp_id}"
     job_url = f"{sp_url}/synchronization/jobs/{ids.job_id}"
-    status = httpx.get(job_url).json()["status"]
+    status = HTTP.get(job_url).json()["status"]
     assert status["code"] == "Quarantine"
     assert status["quarantine"]["reason"] == "EncounteredQuarantineException"
     assert status["quarantine"]["error"]["code"] == (
@@ -334,18 +334,18 @@ def test_wrong_token_quarantines_and_restart_lifts(
     assert status["lastExecution"]["state"] == "Failed"
 
     secrets = {"value": [{"key": "SecretToken", "value": "rotated"}]}
-    httpx.put(
+    HTTP.put(
         f"{graph_url}/v1.0/servicePrincipals/{ids.sp_id}/synchronization/secrets",
         json=secrets,
     )
-    httpx.post(
+    HTTP.post(
         job_url + "/restart", json={"criteria": {"resetScope": "QuarantineState"}}
     )
-    assert httpx.get(job_url).json()["status"]["code"] == "Active"
+    assert HTTP.get(job_url).json()["status"]["code"] == "Active"
 
     summary = emulator.cycle(ids.job_id)
     assert (summary["created"], summary["quarantined"]) == (1, False)
-    assert httpx.get(job_url).json()["status"]["lastExecution"]["state"] == "Succeeded"
+    assert HTTP.get(job_url).json()["status"]["lastExecution"]["state"] == "Succeeded"
 
 
 def test_failed_create_is_logged_and_counted(
@@ -357,7 +357,7 @@ def test_failed_create_is_logged_and_counted(
     summary = emulator.cycle(ids.job_id)
 
     assert (summary["failed"], summary["state"]) == (1, "EntryLevelErrors")
-    logs = httpx.get(
+    logs = HTTP.get(
         f"{graph_url}/v1.0/auditLogs/provisioning",
         params={"$filter": "provisioningStatusInfo/status eq 'failure'"},
     ).json()["value"]
@@ -370,7 +370,7 @@ def test_cycle_needs_a_started_job(
     emulator: Emulator, graph_url: str, scim: RecordingScim, scim_url: str
 ) -> None:
     ids = _setup(emulator, graph_url, scim, scim_url, "ada.lovelace", start=False)
-    response = httpx.post(f"{graph_url}/_emulator/jobs/{ids.job_id}/cycle")
+    response = HTTP.post(f"{graph_url}/_emulator/jobs/{ids.job_id}/cycle")
     assert response.status_code == 400
     assert "not started" in response.json()["error"]
 
@@ -379,7 +379,7 @@ def test_admin_cycle_endpoint_returns_summary(
     emulator: Emulator, graph_url: str, scim: RecordingScim, scim_url: str
 ) -> None:
     ids = _setup(emulator, graph_url, scim, scim_url, "Sales")
-    summary = httpx.post(f"{graph_url}/_emulator/jobs/{ids.job_id}/cycle").json()
+    summary = HTTP.post(f"{graph_url}/_emulator/jobs/{ids.job_id}/cycle").json()
     assert (summary["created"], summary["skipped"], summary["jobId"]) == (
         1,
         1,
@@ -398,7 +398,7 @@ def test_provisioning_logs_page_with_next_link(
     params: dict[str, str] | None = {"$top": "2", "$filter": f"jobId eq '{ids.job_id}'"}
     seen: list[dict[str, Any]] = []
     while url:
-        page = httpx.get(url, params=params).json()
+        page = HTTP.get(url, params=params).json()
         seen.extend(page["value"])
         url, params = page.get("@odata.nextLink"), None
     actions = sorted(e["provisioningAction"] for e in seen)
@@ -437,18 +437,18 @@ def test_provision_on_demand(
         subject = {"objectId": ada, "objectTypeName": "User"}
         return {"parameters": [{"ruleId": rule, "subjects": [subject]}]}
 
-    bad = httpx.post(url, json=body("00000000-0000-0000-0000-000000000000"))
+    bad = HTTP.post(url, json=body("00000000-0000-0000-0000-000000000000"))
     assert bad.status_code == 400
     assert bad.json()["error"]["code"] == "RequestParameterInvalid"
 
     rule = "03f7d90d-bf71-41b1-bda6-aaf0ddbee5d8"
-    first = httpx.post(url, json=body(rule)).json()
+    first = HTTP.post(url, json=body(rule)).json()
     import json
 
     assert json.loads(first["key"])["result"] == "Success"
     assert json.loads(first["value"])["scoping"]["IsEffectivelyEntitledForProvisioning"]
     emulator.disable_user(ada)
-    disabled = json.loads(httpx.post(url, json=body(rule)).json()["key"])
+    disabled = json.loads(HTTP.post(url, json=body(rule)).json()["key"])
     assert disabled["result"] == "Success"
     assert _patches(scim)[0]["Operations"] == [
         {
@@ -457,8 +457,8 @@ def test_provision_on_demand(
             "value": "False",
         }  # legacy even with the flag
     ]
-    again = json.loads(httpx.post(url, json=body(rule)).json()["key"])
+    again = json.loads(HTTP.post(url, json=body(rule)).json()["key"])
     assert again["result"] == "Skipped"
 
-    statuses = [httpx.post(url, json=body(rule)).status_code for _ in range(2)]
+    statuses = [HTTP.post(url, json=body(rule)).status_code for _ in range(2)]
     assert statuses == [200, 429]  # 5 requests per 10 seconds (the 400 counted too)
