@@ -515,3 +515,23 @@ def test_delete_app_removes_it_and_is_idempotent(
     assert run(base, scenario) is None
     assert emu.applications == {}
     assert emu.service_principals == {}
+
+
+def test_list_assignments_follows_next_links(emulator: tuple[Emulator, str]) -> None:
+    emu, base = emulator
+    ids = [
+        emu.add_user(userPrincipalName=f"user{n}@acme.example", displayName=f"U {n}")[
+            "id"
+        ]
+        for n in range(105)
+    ]
+
+    async def scenario(entra: Entra) -> list[dict[str, Any]]:
+        app = await entra.create_app("acme", NAME)
+        role = await entra.user_role_id(app)
+        await asyncio.gather(*(entra.assign(app, uid, role) for uid in ids))
+        return await entra.list_assignments(app)
+
+    listed = run(base, scenario)
+
+    assert sorted(a["principalId"] for a in listed) == sorted(ids)
