@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
+import shlex
 from pathlib import Path
 
 import pytest
+import yaml
 
 from provisioning.cli import main
 
@@ -55,3 +58,42 @@ def test_schema_command_prints_the_committed_schema(
     printed = json.loads(capsys.readouterr().out)
     committed = json.loads((ROOT / "provisioning/organisation.schema.json").read_text())
     assert printed == committed
+
+
+def _invocations() -> list[list[str]]:
+    workflow = yaml.safe_load(
+        (ROOT / "examples/gitops/prompt-provisioning.yml").read_text()
+    )
+    found = []
+    for job in workflow["jobs"].values():
+        for step in job["steps"]:
+            script = step.get("run", "").replace("\\\n", " ")
+            found += [
+                shlex.split(line.split(">")[0])[1:]
+                for line in script.splitlines()
+                if line.strip().startswith("prompt-provision ")
+            ]
+    return found
+
+
+def test_gitops_workflow_covers_validate_plan_apply_and_drift() -> None:
+    commands = [" ".join(args) for args in _invocations()]
+
+    assert any(c.startswith("validate") for c in commands)
+    assert any("plan --format markdown --detailed-exitcode" in c for c in commands)
+    assert any(" apply " in f" {c} " for c in commands)
+    assert sum("--detailed-exitcode" in c for c in commands) == 2
+
+
+@pytest.mark.parametrize("args", _invocations(), ids=" ".join)
+def test_gitops_workflow_commands_parse(args: list[str]) -> None:
+    # --help is eager: it exits 0 once every option given before it is known.
+    assert main([*args, "--help"]) == 0
+
+
+def test_pre_commit_hook_runs_validate() -> None:
+    (hook,) = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+
+    assert hook["entry"] == "prompt-provision validate"
+    assert re.match(hook["files"], "organisations/acme.yaml")
+    assert not re.match(hook["files"], "provisioning/spec.py")
