@@ -18,7 +18,7 @@ from starlette.types import Receive, Scope, Send
 
 from scim_service.api._context import request_info
 from scim_service.api._request import ScimRequest
-from scim_service.api._responses import SCIM_MEDIA_TYPE, ScimResponse
+from scim_service.api._responses import SCIM_MEDIA_TYPE, ScimResponse, error_response
 
 if TYPE_CHECKING:
     from scim_service.api._handlers import ScimHandlers
@@ -41,6 +41,8 @@ ENDPOINTS = {
     "me": "Me",
 }
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+# One resource or PatchOp is a few KiB; a cap keeps a client from filling memory.
+MAX_BODY_BYTES = 1_048_576
 
 
 class ScimApp:
@@ -61,7 +63,18 @@ class ScimApp:
         info = request_info(scope)
         request = _to_request(scope, info.request_id, self.public_base)
         if request.method in _BODY_METHODS:
-            request.body = await _read_body(receive)
+            body = await _read_body(receive)
+            if body is None:
+                info.route = PREFIX
+                response = error_response(
+                    413,
+                    f"The request body is larger than {MAX_BODY_BYTES} bytes; send "
+                    "one resource per request (/Bulk is not supported).",
+                )
+                info.scim_type = None
+                await _send(send, response)
+                return
+            request.body = body
 
         if self.use_threadpool:
             response = await anyio.to_thread.run_sync(self.handlers.handle, request)
@@ -128,11 +141,17 @@ def _base_url(
     return f"{root}/{organisation}" if organisation else root
 
 
-async def _read_body(receive: Receive) -> bytes:
+async def _read_body(receive: Receive) -> bytes | None:
+    """Return the request body, or None once it grows past MAX_BODY_BYTES."""
     chunks = []
+    size = 0
     while True:
         message = await receive()
-        chunks.append(message.get("body", b""))
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
 

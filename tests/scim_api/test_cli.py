@@ -113,30 +113,39 @@ def test_migrate_on_every_database(database_url: str) -> None:
     assert created.exit_code == 0, created.output
 
 
+def serve(url: str, *args: str) -> tuple[subprocess.Popen[str], str]:
+    """Start `prompt-scim serve` in a subprocess; return it once /readyz answers."""
+    port = free_port()
+    script = Path(sys.executable).with_name("prompt-scim")
+    env = {**os.environ, "PROMPT_SCIM_ADMIN_KEY": "k" * 32}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    process = subprocess.Popen(
+        [str(script), "--database-url", url, "serve", "--port", str(port), *args],
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{base}/readyz").status_code == 200:
+                return process, base
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline or process.poll() is not None:
+            process.kill()
+            raise AssertionError("serve did not start: " + process.stderr.read())  # type: ignore[union-attr]
+        time.sleep(0.1)
+
+
 @pytest.mark.slow
 def test_serve_runs_the_service(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'served.db'}"
     run(url, "org", "create", "acme", "--display-name", "Acme")
     secret = run(url, "token", "issue", "acme").stdout.strip()
-    port = free_port()
-    script = Path(sys.executable).with_name("prompt-scim")
-    env = {**os.environ, "PROMPT_SCIM_ADMIN_KEY": "k" * 32}
-    process = subprocess.Popen(
-        [str(script), "--database-url", url, "serve", "--port", str(port)],
-        stderr=subprocess.PIPE,
-        env=env,
-        text=True,
-    )
+    process, base = serve(url)
     try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                ready = httpx.get(f"{base}/readyz")
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "serve did not start"
-                time.sleep(0.1)
         users = httpx.get(
             f"{base}/scim/v2/Users?filter=userName+eq+%22x%40y.z%22",
             headers={"Authorization": f"Bearer {secret}"},
@@ -145,7 +154,6 @@ def test_serve_runs_the_service(tmp_path: Path) -> None:
         process.terminate()
         _, stderr = process.communicate(timeout=20)
 
-    assert ready.status_code == 200
     assert users.status_code == 200
     access = [
         json.loads(line)
@@ -155,3 +163,39 @@ def test_serve_runs_the_service(tmp_path: Path) -> None:
     assert any(a["path"] == "/scim/v2/Users" and a["status"] == 200 for a in access)
     assert secret not in stderr
     assert "x%40y.z" not in stderr
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_serve_with_two_workers_on_postgresql() -> None:
+    from conftest import postgres_database
+
+    with postgres_database("scimserve") as url:
+        run(url, "migrate")
+        run(url, "org", "create", "acme", "--display-name", "Acme")
+        secret = run(url, "token", "issue", "acme").stdout.strip()
+        process, base = serve(url, "--workers", "2")
+        try:
+            headers = {"Authorization": f"Bearer {secret}"}
+            with httpx.Client(base_url=base, headers=headers) as client:
+                for n in range(10):
+                    created = client.post(
+                        "/scim/v2/Users", json={"userName": f"w{n}@example.com"}
+                    )
+                    assert created.status_code == 201
+            with httpx.Client(base_url=base, headers=headers) as client:
+                listed = client.get("/scim/v2/Users").json()
+                metrics = client.get("/metrics").text
+        finally:
+            process.terminate()
+            process.communicate(timeout=30)
+
+    assert listed["totalResults"] == 10
+    line = next(
+        line
+        for line in metrics.splitlines()
+        if line.startswith("prompt_scim_requests_total{")
+        and 'method="POST"' in line
+        and 'status="201"' in line
+    )
+    assert float(line.rsplit(" ", 1)[1]) == 10

@@ -147,3 +147,33 @@ def test_unexpected_error_is_500_with_request_id_and_one_log(
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1
     assert errors[0].exc_info is not None
+
+
+def test_oversized_body_is_413(acme: httpx.Client) -> None:
+    body = b'{"userName": "big@example.com", "displayName": "' + b"x" * 1_100_000
+    response = acme.post(
+        "/Users", content=body + b'"}', headers={"Content-Type": "application/json"}
+    )
+
+    assert response.status_code == 413
+    assert response.headers["content-type"] == SCIM_JSON
+    assert response.json()["status"] == "413"
+
+
+def test_public_base_url_shapes_locations(sqlite_url: str) -> None:
+    from scim_api._server import start_service
+
+    for service in start_service(
+        sqlite_url, migrate=False, base_url="https://prompt.example.com"
+    ):
+        service.organisation("acme")
+        with service.client(service.token("acme"), org_path="acme") as client:
+            created = client.post("/Users", json=entra_user("loc@example.com"))
+            spc = client.get("/ServiceProviderConfig").json()
+
+    location = created.headers["location"]
+    assert location.startswith("https://prompt.example.com/scim/v2/acme/Users/")
+    assert created.json()["meta"]["location"] == location
+    assert spc["meta"]["location"] == (
+        "https://prompt.example.com/scim/v2/acme/ServiceProviderConfig"
+    )
