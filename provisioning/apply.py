@@ -11,8 +11,12 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
+from kiota_abstractions.api_error import APIError
+
 from provisioning import _fingerprint
 from provisioning.errors import ApplyFailed, ProvisioningError
+from provisioning.graph import graph_error, patch_json
 from provisioning.mappings import desired_schema, schema_drift
 from provisioning.plan import TOKEN_LABEL, Change, EntraApi, OrganisationPlan
 from provisioning.prompt import PromptAdmin
@@ -20,6 +24,8 @@ from provisioning.prompt import PromptAdmin
 __all__ = ["ApplyResult", "apply_plan"]
 
 log = logging.getLogger(__name__)
+
+APP_WRITE = "Application.ReadWrite.All (or Application.ReadWrite.OwnedBy)"
 
 
 @dataclass
@@ -89,6 +95,9 @@ async def _execute(
         assert prompt is not None
         token, state.secret = await prompt.issue_token(slug, label=TOKEN_LABEL)
         state.issued_token_id = token.id
+
+    elif change.step == "application" and change.action == "rename":
+        await _rename(state, spec.application_name)
 
     elif change.step == "application":
         # Re-check the marker first: a previous run may have created the app
@@ -191,6 +200,31 @@ async def _assignment(change: Change, state: _State, entra: EntraApi) -> None:
     if principal_id not in state.assigned:
         await entra.assign(state.app, principal_id, state.role_id)
         state.assigned.add(principal_id)
+
+
+async def _rename(state: _State, name: str) -> None:
+    """Set displayName on the application and its service principal (portal name)."""
+    client, app = state.graph, state.app
+    targets = [
+        (
+            "application",
+            client.applications.by_application_id(app.application_object_id),
+        ),
+        (
+            "service principal",
+            client.service_principals.by_service_principal_id(app.service_principal_id),
+        ),
+    ]
+    for kind, builder in targets:
+        try:
+            await patch_json(builder, {"displayName": name})
+        except (APIError, httpx.TransportError) as error:
+            raise graph_error(
+                error,
+                action=f"rename the {kind} of '{app.slug}' to {name!r}",
+                permission=APP_WRITE,
+            ) from None
+        log.info("renamed the %s of %s to %r", kind, app.slug, name)
 
 
 def _is_token_id(value: Any) -> bool:

@@ -162,6 +162,14 @@ async def plan_organisation(
             f"marker tag prompt-provisioning:{spec.organisation}",
         )
     else:
+        shown = str(getattr(plan.app, "display_name", "") or "")
+        if shown and shown != spec.application_name:
+            plan.add(
+                "application",
+                "rename",
+                f"enterprise application {shown!r}",
+                f"displayName: {shown} -> {spec.application_name}",
+            )
         plan.job = await entra.get_job(plan.app)
         plan.fingerprint = await _fingerprint.read_fingerprint(
             graph, plan.app.service_principal_id
@@ -241,7 +249,7 @@ async def _plan_secrets(
         # Graph reads the non-secret keys back unmasked: this catches a Tenant URL
         # or scope edited in the portal, which the fingerprint cannot see.
         current = await entra.get_secrets(plan.app)
-        details += _readable_differences(current, spec.prompt.scim_url, sync_all)
+        details += _readable_differences(current, spec.prompt.scim_url, sync_all, email)
         settings_changed = settings_changed or bool(details)
 
     if not (token.changed or settings_changed):
@@ -328,10 +336,18 @@ async def _plan_token(
 
 
 def _readable_differences(
-    current: dict[str, str], url: str, sync_all: bool
+    current: dict[str, str], url: str, sync_all: bool, email: str | None
 ) -> list[str]:
     """Show secrets Graph returned unmasked that differ (values other than '*')."""
     lines = []
+    notify = current.get("SyncNotificationSettings")
+    if notify and notify != "*":
+        try:
+            recipients = json.loads(notify).get("Recipients") or None
+        except (ValueError, AttributeError):
+            recipients = notify
+        if recipients != email:
+            lines.append(f"notification e-mail was {recipients or '(none)'}")
     base = current.get("BaseAddress")
     if base and base != "*" and base.rstrip("/") != url:
         lines.append(f"BaseAddress was {base}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import socket
 from pathlib import Path
 
 import pytest
@@ -97,3 +98,59 @@ def test_pre_commit_hook_runs_validate() -> None:
     assert hook["entry"] == "prompt-provision validate"
     assert re.match(hook["files"], "organisations/acme.yaml")
     assert not re.match(hook["files"], "provisioning/spec.py")
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            [
+                "--graph-url",
+                "https://graph.example.com/v1.0",
+                "--credential",
+                "anonymous",
+            ],
+            "Credential 'anonymous' sends no token",
+        ),
+        (
+            ["--graph-url", "http://graph.example.com/v1.0"],
+            "must use https (plain http is allowed only on loopback",
+        ),
+    ],
+)
+def test_unsafe_graph_settings_are_refused(
+    options: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    example = str(ROOT / "organisations" / "example.yaml")
+
+    assert main([*options, "plan", example]) == 1
+
+    err = capsys.readouterr().err
+    assert err.startswith("Error: ")
+    assert message in err
+    assert err.count("\n") == 1
+
+
+def test_traceback_only_with_debug(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PROMPT_SCIM_ADMIN_KEY", "k")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    nowhere = f"http://127.0.0.1:{port}"
+    graph = ["--graph-url", f"{nowhere}/v1.0", "--credential", "anonymous"]
+    text = (ROOT / "organisations" / "example.yaml").read_text()
+    example = str(tmp_path / "example.yaml")
+    Path(example).write_text(text.replace("https://prompt.example.com", nowhere))
+
+    assert main([*graph, "plan", example]) == 1
+    quiet = capsys.readouterr().err
+    assert main([*graph, "--debug", "plan", example]) == 1
+    loud = capsys.readouterr().err
+
+    assert "Error: 1 of 1 organisation(s) could not be planned: example" in quiet
+    assert "Traceback" not in quiet
+    assert "Traceback" in loud

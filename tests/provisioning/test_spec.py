@@ -144,6 +144,16 @@ BAD = [
      "  tenant_id: 11111111-2222-3333-4444-555555555555\n"
      "assignments:\n  users: [alice@acme.example, Alice@acme.example]",
      11, "assignments.users", "lists a principal twice"),
+    (TENANT,
+     TENANT + "\nprovisioning:\n  user_attributes:\n    userName: userPrincipalName\n"
+     "    active: Switch([IsSoftDeleted], , \"False\"",
+     13, "provisioning.user_attributes.active", "missing ')' to close Switch("),
+    (TENANT,
+     TENANT + "\nprovisioning:\n  user_attributes:\n    userName: userPrincipalName\n"
+     "    active: IsSoftDeleted\n    title: Frobnicate([jobTitle])",
+     14, "provisioning.user_attributes.title", "unknown function 'Frobnicate'"),
+    (TENANT, TENANT + "\nassignments:\n  users:\n", 11, "assignments.users",
+     "has no value (YAML reads it as null)"),
 ]  # fmt: skip
 
 

@@ -1,0 +1,138 @@
+"""Plans: order of changes, renderings, and drift of names and settings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from test_cli_apply import FAST, ROOT
+
+from provisioning import _fingerprint
+from provisioning.cli import main
+
+if TYPE_CHECKING:
+    from conftest import Graph, PromptService
+
+
+@pytest.fixture
+def org_file(tmp_path: Path, prompt_service: PromptService) -> Path:
+    text = (ROOT / "organisations" / "example.yaml").read_text()
+    path = tmp_path / "example.yaml"
+    path.write_text(text.replace("https://prompt.example.com", prompt_service.url))
+    return path
+
+
+def run(graph: Graph, *args: str) -> int:
+    base = ["--graph-url", graph.url, "--credential", "anonymous"]
+    return main([*base, *args], timings=FAST)
+
+
+def plan_json(graph: Graph, path: Path, capsys: pytest.CaptureFixture[str]) -> dict:
+    capsys.readouterr()
+    assert run(graph, "plan", "--format", "json", str(path)) == 0
+    return dict(json.loads(capsys.readouterr().out))
+
+
+def test_first_plan_follows_the_design_order(
+    graph: Graph, org_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan = plan_json(graph, org_file, capsys)
+
+    (organisation,) = plan["organisations"]
+    steps = [(c["action"], c["step"]) for c in organisation["changes"]]
+    assert steps == [
+        ("create", "prompt-organisation"),
+        ("issue", "prompt-token"),
+        ("create", "application"),
+        ("create", "job"),
+        ("validate", "credentials"),
+        ("update", "secrets"),
+        ("update", "schema"),
+        ("assign", "assignments"),
+        ("assign", "assignments"),
+        ("start", "job-state"),
+    ]
+    assert plan["changes"] == 10
+    assert graph.emulator.writes()["total"] == 0
+
+
+def test_markdown_plan_fits_a_pull_request_comment(
+    graph: Graph, org_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(graph, "plan", "--format", "markdown", str(org_file)) == 0
+
+    out = capsys.readouterr().out
+    assert out.startswith("### prompt-provision plan")
+    assert "| `example` |" in out
+    assert "<details><summary><code>example</code>: 10 change(s)</summary>" in out
+    assert "```diff\n+ create prompt-organisation: Prompt organisation 'example'" in out
+    assert "#     SecretToken: (changed)" in out
+
+
+def test_renamed_application_and_new_e_mail_are_planned_and_applied(
+    graph: Graph, org_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(graph, "apply", str(org_file)) == 0
+    text = org_file.read_text()
+    text = text.replace("name: Prompt (Example Health)", "name: Prompt EH")
+    org_file.write_text(text.replace("it-ops@example.org", "helpdesk@example.org"))
+
+    (organisation,) = plan_json(graph, org_file, capsys)["organisations"]
+    changes = {(c["action"], c["step"]): c["details"] for c in organisation["changes"]}
+    assert changes[("rename", "application")] == [
+        "displayName: Prompt (Example Health) -> Prompt EH"
+    ]
+    assert "notification e-mail: helpdesk@example.org" in changes[("update", "secrets")]
+    assert run(graph, "apply", str(org_file)) == 0
+
+    state = graph.emulator.state()
+    (app,) = state["applications"]
+    (sp,) = state["servicePrincipals"]
+    assert app["displayName"] == sp["displayName"] == "Prompt EH"
+    graph.emulator.reset_writes()
+    assert run(graph, "apply", str(org_file)) == 0
+    assert graph.emulator.writes()["total"] == 0
+
+
+def test_notification_e_mail_edited_in_the_portal_is_drift(
+    graph: Graph, org_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(graph, "apply", str(org_file)) == 0
+    with graph.emulator.lock:
+        (pairs,) = graph.emulator.secrets.values()
+        for pair in pairs:
+            if pair["key"] == "SyncNotificationSettings":
+                pair["value"] = json.dumps({"Enabled": True, "Recipients": "x@y.z"})
+
+    (organisation,) = plan_json(graph, org_file, capsys)["organisations"]
+
+    (secrets,) = [c for c in organisation["changes"] if c["step"] == "secrets"]
+    assert "notification e-mail was x@y.z" in secrets["details"]
+
+
+def test_fingerprint_of_a_token_is_salted_and_verifiable() -> None:
+    first = _fingerprint.token_digest("pscim_secret")
+    second = _fingerprint.token_digest("pscim_secret")
+
+    assert first != second
+    assert "pscim_secret" not in first
+    assert _fingerprint.token_matches(first, "pscim_secret")
+    assert _fingerprint.token_matches(second, "pscim_secret")
+    assert not _fingerprint.token_matches(first, "pscim_other")
+    assert not _fingerprint.token_matches("tok_1234abcd", "pscim_secret")
+
+
+def test_fingerprint_tag_round_trip() -> None:
+    settings = _fingerprint.settings_digest(
+        base_address="https://p.example/scim/v2", sync_all=False, email=None
+    )
+    fingerprint = _fingerprint.Fingerprint(token="tok_3f9a2c1b", settings=settings)
+
+    tags = ["WindowsAzureActiveDirectoryIntegratedApp", fingerprint.tag()]
+    assert _fingerprint.Fingerprint.parse(tags) == fingerprint
+    assert _fingerprint.Fingerprint.parse(["prompt-provisioning:acme"]) is None
+    assert settings != _fingerprint.settings_digest(
+        base_address="https://p.example/scim/v2", sync_all=True, email=None
+    )
