@@ -12,9 +12,6 @@ EmulatorError
 
 from __future__ import annotations
 
-# Names say what failed (STYLE.md), not "...Error".
-# ruff: noqa: N818
-
 
 class EmulatorError(Exception):
     """Base of every error this package raises on purpose."""

@@ -35,6 +35,9 @@ class JobRuntime:
     target_ids: dict[str, str] = field(default_factory=dict)
     # Users the job currently manages (in scope at their last evaluation).
     managed: set[str] = field(default_factory=set)
+    # Entra group object id -> SCIM group id, and the member ids last exported.
+    group_ids: dict[str, str] = field(default_factory=dict)
+    group_members: dict[str, set[str]] = field(default_factory=dict)
     on_demand_times: list[float] = field(default_factory=list)
     cycle_lock: asyncio.Lock | None = None
     next_cycle_at: float | None = None
@@ -121,6 +124,7 @@ class Job:
                 )
         if not scopes or scopes & {"watermark", "full", "connectordatastore"}:
             self.runtime.target_ids.clear()
+            self.runtime.group_members.clear()
 
     def enter_quarantine(self, code: str, message: str) -> None:
         """Quarantine after a credential failure (EncounteredQuarantineException)."""

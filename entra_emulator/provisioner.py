@@ -6,9 +6,10 @@ SyncAll, evaluate the job schema's user mappings, GET by matching attribute, POS
 when missing, PATCH only differences, `active` false when out of scope, disabled or
 soft-deleted, DELETE on hard delete; 401 quarantines the job.
 
+Groups are exported only when the Groups mapping is enabled (`group_sync`).
 Not reproduced: watermarks (every cycle re-reads every candidate, so an unchanged
-cycle sends GETs only), escrow retries and thresholds, manager references, group
-provisioning when the Groups mapping is enabled (logged as skipped), scoping filters.
+cycle sends GETs only), escrow retries and thresholds, manager references, scoping
+filters.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from .errors import (
     ScimRequestFailed,
 )
 from .expressions import evaluate
+from .group_sync import SCIM_GROUP, GroupSync, GroupView
 from .mappings import AttributeRule, ObjectRule, object_rule
 from .routing import now_iso
 from .scim_client import ScimClient
@@ -66,6 +68,7 @@ class Outcome:
     error_code: str | None = None
     reason: str = ""
     modified: list[dict[str, Any]] = field(default_factory=list)
+    identity_type: str = "User"
 
 
 @dataclass
@@ -74,6 +77,9 @@ class _Snapshot:
     token: str
     sync_all: bool
     user_rule: ObjectRule | None
+    group_rule: ObjectRule | None
+    groups: dict[str, GroupView]
+    groups_in_scope: set[str]
     users: dict[str, dict[str, Any]]
     inactive: set[str]
     in_scope: set[str]
@@ -106,6 +112,7 @@ def _snapshot(emulator: Emulator, job: Job) -> _Snapshot:
         }
         sync_all = secrets.get("SyncAll", "false").strip().lower() == "true"
         in_scope: set[str] = set(users) if sync_all else set()
+        groups_in_scope: set[str] = set(directory.groups) if sync_all else set()
         for assignment in emulator.assignments.values():
             if assignment["resourceId"] != job.sp_id:
                 continue
@@ -115,10 +122,16 @@ def _snapshot(emulator: Emulator, job: Job) -> _Snapshot:
             elif (group := directory.groups.get(principal)) is not None:
                 # Only direct members of an assigned group are in scope (MS-HOW).
                 in_scope.update(m for m in group.members if m in users)
+                groups_in_scope.add(group.id)
+        groups = {
+            g.id: GroupView(g.id, g.display_name, list(g.members))
+            for g in directory.groups.values()
+        }
         sp = emulator.service_principals.get(job.sp_id) or {}
         schema = copy.deepcopy(job.schema)
     try:
         user_rule = object_rule(schema, "User")
+        group_rule = object_rule(schema, "Group")
     except (GraphError, ExpressionError) as exc:
         raise AdminRequestInvalid(
             f"The schema of job {job.id} is invalid: {exc}"
@@ -128,6 +141,9 @@ def _snapshot(emulator: Emulator, job: Job) -> _Snapshot:
         token=secrets.get("SecretToken", ""),
         sync_all=sync_all,
         user_rule=user_rule,
+        group_rule=group_rule,
+        groups=groups,
+        groups_in_scope=groups_in_scope,
         users=users,
         inactive=inactive,
         in_scope=in_scope,
@@ -381,7 +397,7 @@ def _log_entry(
         "sourceIdentity": {
             "id": outcome.user_id,
             "displayName": outcome.display_name,
-            "identityType": "User",
+            "identityType": outcome.identity_type,
             "details": None,
         },
         "sourceSystem": {
@@ -392,7 +408,9 @@ def _log_entry(
         "targetIdentity": {
             "id": outcome.target_id or "",
             "displayName": outcome.display_name,
-            "identityType": SCIM_USER_TYPE,
+            "identityType": SCIM_USER_TYPE
+            if outcome.identity_type == "User"
+            else SCIM_GROUP,
             "details": None,
         },
         "targetSystem": {"id": job.id, "displayName": snap.sp_name, "details": None},
@@ -465,6 +483,50 @@ def _execution(
     }
 
 
+async def _sync_groups(
+    job: Job,
+    snap: _Snapshot,
+    rule: ObjectRule,
+    client: ScimClient,
+    compliant: bool,
+) -> list[Outcome | None]:
+    """Export assigned groups after the users (member ids must be known first)."""
+    runtime = job.runtime
+    sync = GroupSync(rule, runtime, client, compliant)
+    buckets = {"create": "created", "update": "updated", "delete": "deleted"}
+    results = []
+    for group_id in sorted(snap.groups_in_scope):
+        group = snap.groups[group_id]
+        members = {
+            runtime.target_ids[m]
+            for m in group.members
+            if m in runtime.managed and m in runtime.target_ids
+        }
+        results += await sync.sync(group, members)
+    for group_id in [g for g in runtime.group_ids if g not in snap.groups_in_scope]:
+        removed = await sync.remove(group_id)
+        results += [removed] if removed else []
+
+    outcomes: list[Outcome | None] = []
+    for r in results:
+        bucket = buckets.get(r.action, "failed") if r.status == "success" else "failed"
+        name = snap.groups[r.group_id].display_name if r.group_id in snap.groups else ""
+        outcomes.append(
+            Outcome(
+                r.group_id,
+                name or r.display_name,
+                r.action,
+                r.status,
+                bucket,
+                r.target_id,
+                r.error_code,
+                r.reason,
+                identity_type="Group",
+            )
+        )
+    return outcomes
+
+
 async def run_cycle(emulator: Emulator, job: Job) -> dict[str, Any]:
     """Run one provisioning cycle of a started job and return a summary."""
     if job.schedule_state != "Active":
@@ -481,6 +543,15 @@ async def _cycle(emulator: Emulator, job: Job) -> dict[str, Any]:
     cycle_id = str(uuid.uuid4())
     snap = _snapshot(emulator, job)
     counts = dict.fromkeys(
+        (
+            "group_created",
+            "group_updated",
+            "group_deleted",
+            "group_failed",
+        ),
+        0,
+    )
+    counts |= dict.fromkeys(
         (
             "entitled",
             "created",
@@ -536,6 +607,9 @@ async def _cycle(emulator: Emulator, job: Job) -> dict[str, Any]:
                     *(_guarded(sync, uid, semaphore, halt) for uid in candidates)
                 )
             )
+        group_rule = snap.group_rule
+        if group_rule is not None and group_rule.enabled and not halt:
+            outcomes += await _sync_groups(job, snap, group_rule, client, compliant)
     except ScimRequestFailed as exc:
         halt.setdefault("error", exc)
     finally:
@@ -545,7 +619,10 @@ async def _cycle(emulator: Emulator, job: Job) -> dict[str, Any]:
     for outcome in outcomes:
         if outcome is None:
             continue
-        counts[outcome.bucket] += 1
+        if outcome.identity_type == "Group":
+            counts[f"group_{outcome.bucket}"] += 1
+        else:
+            counts[outcome.bucket] += 1
         if outcome.status == "success":
             counts["exported"] += 1
         entries.append(_log_entry(emulator, job, snap, cycle_id, outcome, 0))
@@ -634,7 +711,16 @@ def _finish(
         "quarantined": quarantine,
         "error": error,
         "durationSeconds": round(time.monotonic() - started, 3),
-        **{k: v for k, v in counts.items() if k not in ("exported", "imported")},
+        **{
+            k: v
+            for k, v in counts.items()
+            if k not in ("exported", "imported") and not k.startswith("group_")
+        },
+        "groups": {
+            k.removeprefix("group_"): v
+            for k, v in counts.items()
+            if k.startswith("group_")
+        },
         "requests": requests,
         "writes": writes,
     }

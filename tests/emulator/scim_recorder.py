@@ -74,6 +74,7 @@ class RecordingScim:
 
     token: str = "scim-token-1"
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    groups: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     fail_next: list[int | None] = field(default_factory=list)  # None: answer normally
@@ -124,7 +125,9 @@ class RecordingScim:
             if status is not None:
                 return self.error(status, "Injected failure.")
             if resource == "Groups":
-                return self.list([])
+                return self.group_request(
+                    request.method, request.path_params.get("id"), record
+                )
             return self.user_request(
                 request.method, request.path_params.get("id"), record
             )
@@ -162,6 +165,42 @@ class RecordingScim:
                 for key, value in op["value"].items():
                     _set(user, key, value)
         return JSONResponse(user)
+
+    def group_request(
+        self, method: str, group_id: str | None, record: Recorded
+    ) -> Response:
+        if method == "GET" and group_id is None:
+            _, _, value = record.query.get("filter", "").partition(" eq ")
+            hits = [
+                g for g in self.groups.values() if g["displayName"] == value.strip('"')
+            ]
+            return self.list(
+                [{k: v for k, v in g.items() if k != "members"} for g in hits]
+            )
+        if method == "POST":
+            group = {**record.body, "id": str(uuid.uuid4())}
+            self.groups[group["id"]] = group
+            return JSONResponse(group, status_code=201)
+        group = self.groups.get(group_id or "")
+        if group is None:
+            return self.error(404, "No such group.")
+        if method == "DELETE":
+            del self.groups[group["id"]]
+            return Response(status_code=204)
+        for op in record.body["Operations"]:
+            ids = (
+                {v["value"] for v in op.get("value") or []}
+                if op["path"] == "members"
+                else set()
+            )
+            if op["op"].lower() == "add":
+                group["members"] += [{"value": v} for v in sorted(ids)]
+            else:
+                ids |= set(re.findall(r'members\[value eq "([^"]+)"\]', op["path"]))
+                group["members"] = [
+                    m for m in group["members"] if m["value"] not in ids
+                ]
+        return Response(status_code=204)
 
     def list(self, resources: list[dict[str, Any]]) -> JSONResponse:
         return JSONResponse(

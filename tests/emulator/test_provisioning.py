@@ -462,3 +462,57 @@ def test_provision_on_demand(
 
     statuses = [HTTP.post(url, json=body(rule)).status_code for _ in range(2)]
     assert statuses == [200, 429]  # 5 requests per 10 seconds (the 400 counted too)
+
+
+def _groups_on(schema: dict[str, Any]) -> dict[str, Any]:
+    from .tenant_setup import prompt_schema
+
+    schema = prompt_schema(schema)
+    schema["synchronizationRules"][0]["objectMappings"][0]["enabled"] = True
+    return schema
+
+
+@pytest.mark.parametrize("flag", [False, True])
+def test_groups_mapping_enabled_exports_groups(
+    emulator: Emulator, graph_url: str, scim: RecordingScim, scim_url: str, flag: bool
+) -> None:
+    ids = _setup(
+        emulator, graph_url, scim, scim_url, "Sales", flag=flag, edit=_groups_on
+    )
+    linus = UPN.format("linus.torvalds")
+
+    summary = emulator.cycle(ids.job_id)
+
+    assert summary["groups"] == {"created": 1, "updated": 0, "deleted": 0, "failed": 0}
+    (group,) = scim.groups.values()
+    scim_linus = scim.by_user_name(linus)
+    assert scim_linus is not None
+    assert group["displayName"] == "Sales"
+    assert group["externalId"] == emulator.group("Sales").id
+    assert group["members"] == [{"value": scim_linus["id"]}]
+    lookup = next(
+        r for r in scim.requests if r.path == "/scim/Groups" and r.method == "GET"
+    )
+    assert lookup.query == {
+        "filter": 'displayName eq "Sales"',
+        "excludedAttributes": "members",
+    }
+
+    scim.clear()
+    emulator.remove_member("Sales", linus)
+    emulator.cycle(ids.job_id)
+
+    group_patch = [r.body for r in scim.requests if r.path.startswith("/scim/Groups/")]
+    removal = (
+        {"op": "remove", "path": f'members[value eq "{scim_linus["id"]}"]'}
+        if flag
+        else {"op": "Remove", "path": "members", "value": [{"value": scim_linus["id"]}]}
+    )
+    assert group_patch == [
+        {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [removal],
+        }
+    ]
+    assert group["members"] == []
+    assert scim_linus["active"] is False  # out of scope: disabled
