@@ -91,6 +91,10 @@ async def _execute(
         else:
             await prompt.update_organisation(slug, **change.data["fields"])
 
+    elif change.step == "prompt-token" and change.action == "revoke":
+        assert prompt is not None
+        await prompt.revoke_token(slug, change.data["token_id"])
+
     elif change.step == "prompt-token":
         assert prompt is not None
         token, state.secret = await prompt.issue_token(slug, label=TOKEN_LABEL)
@@ -118,7 +122,7 @@ async def _execute(
         )
 
     elif change.step == "secrets":
-        await _save_secrets(change, plan, state, entra, prompt)
+        await _save_secrets(change, plan, state, entra)
 
     elif change.step == "schema":
         assert state.job_id is not None
@@ -143,11 +147,7 @@ async def _execute(
 
 
 async def _save_secrets(
-    change: Change,
-    plan: OrganisationPlan,
-    state: _State,
-    entra: EntraApi,
-    prompt: PromptAdmin | None,
+    change: Change, plan: OrganisationPlan, state: _State, entra: EntraApi
 ) -> None:
     spec = plan.spec
     assert state.secret is not None
@@ -169,16 +169,6 @@ async def _save_secrets(
     log.info(
         "recorded the secrets fingerprint of %s on its service principal", plan.slug
     )
-
-    # The code Entra held before is no longer used: revoke it (rotation overlap
-    # ends only once the new one is saved).
-    replaced = next(
-        (c.data.get("replaces") for c in plan.changes if c.step == "prompt-token"), None
-    )
-    if prompt is not None and state.issued_token_id and _is_token_id(replaced):
-        live = {t.id for t in await prompt.list_tokens(plan.slug) if not t.revoked}
-        if replaced in live and replaced != state.issued_token_id:
-            await prompt.revoke_token(plan.slug, str(replaced))
 
 
 async def _assignment(change: Change, state: _State, entra: EntraApi) -> None:
@@ -225,7 +215,3 @@ async def _rename(state: _State, name: str) -> None:
                 permission=APP_WRITE,
             ) from None
         log.info("renamed the %s of %s to %r", kind, app.slug, name)
-
-
-def _is_token_id(value: Any) -> bool:
-    return isinstance(value, str) and value.startswith("tok_")

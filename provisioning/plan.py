@@ -115,6 +115,7 @@ class OrganisationPlan:
     app: Any = None
     job: dict[str, Any] | None = None
     fingerprint: _fingerprint.Fingerprint | None = None
+    token_codes: tuple[str, ...] = ()
 
     @property
     def slug(self) -> str:
@@ -135,6 +136,7 @@ class _Token:
     fingerprint: str | None
     changed: bool
     issue: bool
+    ours: tuple[str, ...] = ()  # live codes the engine issued (label TOKEN_LABEL)
 
 
 async def plan_organisation(
@@ -181,6 +183,7 @@ async def plan_organisation(
     await _plan_schema(plan, entra)
     await _plan_assignments(plan, entra)
     _plan_job_state(plan)
+    _plan_revocations(plan)
     return plan
 
 
@@ -241,6 +244,7 @@ async def _plan_secrets(
         base_address=spec.prompt.scim_url, sync_all=sync_all, email=email
     )
     token = await _plan_token(plan, prompt, prompt_org_exists)
+    plan.token_codes = token.ours
 
     details: list[str] = []
     stored = plan.fingerprint
@@ -264,7 +268,6 @@ async def _plan_secrets(
             "issue",
             f"Provisioning Authentication Code of {spec.organisation!r}",
             ("SecretToken: (changed)",),
-            {"replaces": stored.token if stored else None},
         )
         first_entra = next(
             (i for i, c in enumerate(plan.changes) if not c.step.startswith("prompt")),
@@ -303,12 +306,16 @@ async def _plan_token(
 
     if ref.issue:
         assert prompt is not None  # spec validation: issue needs admin_url
-        live = (
-            {t.id for t in await prompt.list_tokens(spec.organisation) if not t.revoked}
-            if prompt_org_exists
-            else set()
+        tokens = (
+            await prompt.list_tokens(spec.organisation) if prompt_org_exists else []
         )
-        return _Token(fingerprint=None, changed=stored not in live, issue=True)
+        live = [t for t in tokens if not t.revoked]
+        return _Token(
+            fingerprint=None,
+            changed=stored not in {t.id for t in live},
+            issue=True,
+            ours=tuple(t.id for t in live if t.label == TOKEN_LABEL),
+        )
 
     secret = ref.resolve(plan.path.parent)
     assert secret is not None
@@ -423,6 +430,27 @@ async def _plan_assignments(plan: OrganisationPlan, entra: EntraApi) -> None:
                 f"{kind} {who}",
                 "not listed in assignments",
                 assignment_id=str(assignment["id"]),
+            )
+
+
+def _plan_revocations(plan: OrganisationPlan) -> None:
+    """Revoke codes the engine issued that Entra does not hold, last of all.
+
+    An apply interrupted after issuing a code leaves it live and unused; a new
+    code replaces the old one only once it is saved in Entra (rotation overlap).
+    """
+    issue = next((c for c in plan.changes if c.step == "prompt-token"), None)
+    stored = plan.fingerprint.token if plan.fingerprint else None
+    ours: tuple[str, ...] = plan.token_codes
+    kept = None if issue is not None else stored
+    for token_id in ours:
+        if token_id != kept:
+            plan.add(
+                "prompt-token",
+                "revoke",
+                f"unused Provisioning Authentication Code {token_id}",
+                "no longer held by Entra",
+                token_id=token_id,
             )
 
 

@@ -330,3 +330,38 @@ def test_one_failing_organisation_does_not_stop_the_others(
     assert "'nobody@example.org'" in captured.err
     names = [a["displayName"] for a in graph.emulator.state()["applications"]]
     assert names == ["Prompt (Example Health)"]
+
+
+def test_code_issued_by_an_interrupted_apply_is_revoked_later(
+    graph: Graph, prompt_service: PromptService, org_file: Path
+) -> None:
+    secrets_path = "/servicePrincipals/*/synchronization/secrets"
+    graph.emulator.add_fault(status=500, count=1, method="PUT", path=secrets_path)
+    assert run(graph, "apply", str(org_file)) == 1
+    assert len(prompt_service.store.list_tokens("example")) == 1
+
+    assert run(graph, "apply", str(org_file)) == 0
+
+    live = [t for t in prompt_service.store.list_tokens("example") if not t.revoked]
+    (sp,) = graph.emulator.state()["servicePrincipals"]
+    _, held = prompt_service.store.authenticate(
+        graph.emulator.secret_values(sp["id"])["SecretToken"]
+    )
+    assert [t.id for t in live] == [held.id]
+
+
+def test_scope_change_issues_a_new_code_and_revokes_the_old(
+    graph: Graph, prompt_service: PromptService, org_file: Path
+) -> None:
+    assert run(graph, "apply", str(org_file)) == 0
+    (old,) = prompt_service.store.list_tokens("example")
+    org_file.write_text(org_file.read_text().replace("scope: assigned", "scope: all"))
+
+    assert run(graph, "apply", str(org_file)) == 0
+
+    tokens = {t.id: t for t in prompt_service.store.list_tokens("example")}
+    assert tokens[old.id].revoked is not None
+    (new,) = [t for t in tokens.values() if t.revoked is None]
+    (sp,) = graph.emulator.state()["servicePrincipals"]
+    assert graph.emulator.secret_values(sp["id"])["SyncAll"] == "true"
+    assert f"prompt-secrets:v1:{new.id}:" in " ".join(sp["tags"])
