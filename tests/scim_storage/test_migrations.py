@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -130,3 +131,28 @@ def test_migrate_gives_postgresql_planner_statistics(database_url: str) -> None:
         store.close()
 
     assert reltuples >= 0
+
+
+def test_sqlite_connections_use_wal_and_foreign_keys(tmp_path: Path) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 'scim.db'}")
+    try:
+        with store.engine.connect() as conn:
+            pragmas = {
+                name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()
+                for name in (
+                    "journal_mode",
+                    "synchronous",
+                    "foreign_keys",
+                    "busy_timeout",
+                )
+            }
+    finally:
+        store.close()
+
+    # synchronous 1 is NORMAL.
+    assert pragmas == {
+        "journal_mode": "wal",
+        "synchronous": 1,
+        "foreign_keys": 1,
+        "busy_timeout": 5000,
+    }
