@@ -9,8 +9,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from scim_api._server import Service, start_service
+from scim_api._server import Service, join_stopped_servers, start_service
 from scim_service.storage import Store
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _servers_joined() -> Iterator[None]:
+    """Join the background servers the tests stopped, once, at the end."""
+    yield
+    join_stopped_servers()
 
 
 @pytest.fixture(scope="session")
