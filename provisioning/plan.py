@@ -546,9 +546,13 @@ def _text(plans: list[OrganisationPlan]) -> str:
     return "\n".join(lines)
 
 
+# GitHub refuses comments over 65,536 characters; keep room for a marker line.
+MARKDOWN_LIMIT = 60_000
+
+
 def _markdown(plans: list[OrganisationPlan]) -> str:
     total = sum(len(plan.changes) for plan in plans)
-    lines = [
+    head = [
         "### prompt-provision plan",
         "",
         f"**{total} change(s)** in {len(plans)} organisation(s).",
@@ -556,15 +560,25 @@ def _markdown(plans: list[OrganisationPlan]) -> str:
         "| Organisation | File | Changes |",
         "|---|---|---|",
     ]
-    lines += [f"| `{p.slug}` | `{p.path}` | {len(p.changes)} |" for p in plans]
+    head += [f"| `{p.slug}` | `{p.path}` | {len(p.changes)} |" for p in plans]
+
+    body: list[str] = []
     for plan in plans:
         if not plan.changes:
             continue
         summary = f"<code>{plan.slug}</code>: {len(plan.changes)} change(s)"
-        lines += ["", f"<details><summary>{summary}</summary>", "", "```diff"]
+        body += ["", f"<details><summary>{summary}</summary>", "", "```diff"]
         for change in plan.changes:
             symbol = {"+": "+", "-": "-"}.get(_SYMBOL.get(change.action, "~"), "!")
-            lines.append(f"{symbol} {change.action} {change.step}: {change.target}")
-            lines.extend(f"#     {detail}" for detail in change.details)
-        lines += ["```", "", "</details>"]
-    return "\n".join(lines)
+            body.append(f"{symbol} {change.action} {change.step}: {change.target}")
+            body.extend(f"#     {detail}" for detail in change.details)
+        body += ["```", "", "</details>"]
+
+    text = "\n".join(head + body)
+    if len(text) <= MARKDOWN_LIMIT:
+        return text
+    note = (
+        "\n\nThe details are left out: they exceed what a pull-request comment can "
+        "hold. Run `prompt-provision plan` on the changed files to see them."
+    )
+    return "\n".join(head)[: MARKDOWN_LIMIT - len(note)] + note

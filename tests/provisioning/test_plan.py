@@ -136,3 +136,20 @@ def test_fingerprint_tag_round_trip() -> None:
     assert settings != _fingerprint.settings_digest(
         base_address="https://p.example/scim/v2", sync_all=True, email=None
     )
+
+
+def test_long_markdown_plan_keeps_under_the_comment_limit() -> None:
+    from provisioning.plan import MARKDOWN_LIMIT, OrganisationPlan, render
+    from provisioning.spec import load_organisation
+
+    spec = load_organisation(ROOT / "organisations" / "example.yaml")
+    plan = OrganisationPlan(path=Path("organisations/example.yaml"), spec=spec)
+    for index in range(3000):
+        plan.add("assignments", "assign", f"user u{index}@example.org", "app role User")
+
+    text = render([plan], "markdown")
+
+    assert len(text) <= MARKDOWN_LIMIT
+    assert "| `example` | `organisations/example.yaml` | 3000 |" in text
+    assert "The details are left out" in text
+    assert len(render([plan], "text")) > MARKDOWN_LIMIT
