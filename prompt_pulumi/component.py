@@ -105,6 +105,7 @@ class PromptOrganisation(pulumi.ComponentResource):
             f"{slug}-service-principal",
             client_id=app_id,
             use_existing=True,
+            # The instance's own setting; azuread's default (false) would flip it.
             app_role_assignment_required=True,
             tags=[*TEMPLATE_TAGS, marker(slug)],
             opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),

@@ -7,9 +7,6 @@
 Messages never contain a token, a secret or an Authorization header.
 """
 
-# STYLE.md names errors by what failed, not with an Error suffix.
-# ruff: noqa: N818
-
 from __future__ import annotations
 
 

@@ -1,20 +1,19 @@
 """Run the Pulumi program under the SDK's mocks and record what it registers.
 
 No Pulumi CLI or provider plugin is needed: a MockMonitor subclass keeps every
-RegisterResourceRequest (inputs on the wire, dependencies, options).
+RegisterResourceRequest (inputs on the wire, dependencies, options). Not named
+conftest.py: test folders without __init__.py would shadow tests/conftest.py.
 """
 
 from __future__ import annotations
 
+import asyncio
 import runpy
 import sys
 import uuid
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = ROOT / "pulumi" / "__main__.py"
@@ -38,6 +37,9 @@ JOB_ID = f"scim.0123456789abcdef0123456789abcdef.{SP_OBJECT_ID}"
 USER_ROLE_ID = "18d14569-c3bd-439b-9a66-3a2aee01d14f"
 MSIAM_ROLE_ID = "b9632174-c057-4f7e-951b-be3adc52bfe6"
 ISSUED_TOKEN = "issued-by-the-mocked-admin-api"
+TENANT = "11111111-2222-3333-4444-555555555555"
+# The engine adds the serialized provider to every props dict it hands a provider.
+PROVIDER_BLOB = "serialized provider"
 
 AZUREAD = "azuread:index/"
 APPLICATION = AZUREAD + "applicationFromTemplate:ApplicationFromTemplate"
@@ -190,42 +192,42 @@ def secret_value(wire: Any) -> Any:
     return wire["value"]
 
 
-RunProgram = Callable[..., ProgramRun]
+def run_program(
+    stack: str, config: dict[str, str], secret_keys: tuple[str, ...] = ()
+) -> ProgramRun:
+    """Run pulumi/__main__.py for `stack` with `config` (prompt:* keys) under mocks."""
+    # The SDK's mocks use the thread's event loop; an earlier asyncio.run() (any
+    # provider call) leaves the main thread without one.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    mocks = GraphMocks()
+    monitor = RecordingMonitor(mocks)
+    pulumi.runtime.set_mocks(
+        mocks, project="prompt", stack=stack, preview=False, monitor=monitor
+    )
+    pulumi.runtime.set_all_config(config, list(secret_keys))
+    outputs: dict[str, Any] = {}
 
-
-@pytest.fixture
-def run_program(monkeypatch: pytest.MonkeyPatch) -> Iterator[RunProgram]:
-    """Return a function running the program for a stack with the given config."""
-
-    def run(
-        stack: str, config: dict[str, str], secret_keys: tuple[str, ...] = ()
-    ) -> ProgramRun:
-        mocks = GraphMocks()
-        monitor = RecordingMonitor(mocks)
-        pulumi.runtime.set_mocks(
-            mocks, project="prompt", stack=stack, preview=False, monitor=monitor
+    @pulumi.runtime.test
+    def program() -> pulumi.Output[Any]:
+        namespace = runpy.run_path(str(PROGRAM), run_name="__pulumi_program__")
+        organisation = namespace["organisation"]
+        names = [
+            "application_id",
+            "application_object_id",
+            "service_principal_id",
+            "job_id",
+            "scim_url",
+            "assignment_count",
+        ]
+        return pulumi.Output.all(*(getattr(organisation, n) for n in names)).apply(
+            lambda values: outputs.update(zip(names, values, strict=True))
         )
-        pulumi.runtime.set_all_config(config, list(secret_keys))
-        outputs: dict[str, Any] = {}
 
-        @pulumi.runtime.test
-        def program() -> pulumi.Output[Any]:
-            namespace = runpy.run_path(str(PROGRAM), run_name="__pulumi_program__")
-            organisation = namespace["organisation"]
-            names = [
-                "application_id",
-                "application_object_id",
-                "service_principal_id",
-                "job_id",
-                "scim_url",
-                "assignment_count",
-            ]
-            return pulumi.Output.all(*(getattr(organisation, n) for n in names)).apply(
-                lambda values: outputs.update(zip(names, values, strict=True))
-            )
-
+    try:
         program()
-        return ProgramRun(monitor.registered, outputs, mocks.calls)
-
-    yield run
-    pulumi.runtime.set_all_config({})
+    finally:
+        pulumi.runtime.set_all_config({})
+        asyncio.set_event_loop(None)
+        loop.close()
+    return ProgramRun(monitor.registered, outputs, mocks.calls)

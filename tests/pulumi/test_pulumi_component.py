@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import (
+from pulumi_harness import (
     APP_ID,
     APP_OBJECT_ID,
     APPLICATION,
@@ -24,8 +24,8 @@ from conftest import (
     START,
     USER_ROLE_ID,
     ProgramRun,
-    RunProgram,
     principal_id,
+    run_program,
     secret_value,
 )
 
@@ -33,7 +33,7 @@ ENV_TOKEN = "token-from-the-environment"
 
 
 @pytest.fixture
-def acme(run_program: RunProgram, monkeypatch: pytest.MonkeyPatch) -> ProgramRun:
+def acme(monkeypatch: pytest.MonkeyPatch) -> ProgramRun:
     monkeypatch.setenv("PROMPT_SCIM_TOKEN_ACME", ENV_TOKEN)
     config = {
         "prompt:organisationFile": str(FIXTURES / "acme.yaml"),
@@ -43,7 +43,7 @@ def acme(run_program: RunProgram, monkeypatch: pytest.MonkeyPatch) -> ProgramRun
 
 
 @pytest.fixture
-def example(run_program: RunProgram, monkeypatch: pytest.MonkeyPatch) -> ProgramRun:
+def example(monkeypatch: pytest.MonkeyPatch) -> ProgramRun:
     monkeypatch.setenv("PROMPT_SCIM_ADMIN_KEY", "admin-key-not-an-input")
     # No organisationFile: the stack name is the slug (organisations/example.yaml).
     return run_program("example", {})
@@ -240,9 +240,7 @@ def test_example_stack_uses_organisations_example_yaml(example: ProgramRun) -> N
     assert example.outputs["assignment_count"] == 2
 
 
-def test_config_token_overrides_the_file_and_is_secret(
-    run_program: RunProgram,
-) -> None:
+def test_config_token_overrides_the_file_and_is_secret() -> None:
     config = {
         "prompt:scimToken": "token-from-stack-config",
         "prompt:managePromptOrganisation": "false",

@@ -6,8 +6,8 @@ import os
 import subprocess
 import sys
 
-from conftest import ROOT
 from pulumi.dynamic.dynamic import serialize_provider
+from pulumi_harness import ROOT
 
 from prompt_pulumi.prompt_side import PromptOrganisationSettingsProvider
 from prompt_pulumi.providers import (

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pulumi_azuread as azuread
 import pytest
-from conftest import (
+from pulumi_harness import (
     FIXTURES,
     SERVICE_PRINCIPAL,
     GraphMocks,
     ProgramRun,
     RecordingMonitor,
     Registered,
-    RunProgram,
+    run_program,
 )
 
 import pulumi
@@ -26,7 +26,7 @@ def registrations(registered: list[Registered]) -> list[Registration]:
 
 @pytest.mark.parametrize("stack", ["acme", "example"])
 def test_program_retains_everything_it_adopts(
-    run_program: RunProgram, monkeypatch: pytest.MonkeyPatch, stack: str
+    monkeypatch: pytest.MonkeyPatch, stack: str
 ) -> None:
     monkeypatch.setenv("PROMPT_SCIM_TOKEN_ACME", "t")
     monkeypatch.setenv("PROMPT_SCIM_ADMIN_KEY", "k")

@@ -10,13 +10,11 @@ from typing import Any
 
 import httpx
 import pytest
+from pulumi_harness import PROVIDER_BLOB, TENANT
 from scim_api._server import ADMIN_KEY, Service, start_service
 
 from prompt_pulumi.prompt_side import PromptOrganisationSettingsProvider
 from provisioning.errors import PromptAdminUnauthorized
-
-PROVIDER = "serialized provider (the engine adds it to every props dict)"
-TENANT = "11111111-2222-3333-4444-555555555555"
 
 
 @dataclass
@@ -37,7 +35,7 @@ class Prompt:
             "default_department": "Nursing",
             "default_section": "Ward 3",
             "issue_token": True,
-            "__provider": PROVIDER,
+            "__provider": PROVIDER_BLOB,
         }
         return {**base, **changes}
 

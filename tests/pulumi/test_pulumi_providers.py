@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pulumi_harness import PROVIDER_BLOB, TENANT
 from scim_api._server import ADMIN_KEY, Service, start_service
 
 from entra_emulator.server import Emulator
@@ -35,8 +36,6 @@ pytestmark = pytest.mark.slow
 FAST = Timings(
     attempts=3, first_delay=0.01, max_delay=0.05, visible_reads=1, read_interval=0.01
 )
-PROVIDER = "serialized provider (the engine adds it to every props dict)"
-TENANT = "11111111-2222-3333-4444-555555555555"
 
 
 class Tenant:
@@ -116,7 +115,7 @@ def schema_props(tenant: Tenant, **changes: Any) -> dict[str, Any]:
         "groups": False,
         "matching": "userName",
         "user_attributes": dict(DEFAULT_USER_ATTRIBUTES),
-        "__provider": PROVIDER,
+        "__provider": PROVIDER_BLOB,
     }
     return {**props, **changes}
 
@@ -167,7 +166,7 @@ def test_schema_read_reports_portal_drift_and_update_repairs_it(
     provider = SynchronizationSchemaProvider()
     props = schema_props(tenant)
     created = provider.create(props)
-    state = {**(created.outs or {}), "__provider": PROVIDER}
+    state = {**(created.outs or {}), "__provider": PROVIDER_BLOB}
 
     # An administrator turns the Groups mapping on and maps externalId back to
     # mailNickname in the portal: a full-schema PUT, as the portal sends it.
@@ -191,7 +190,7 @@ def test_schema_read_reports_portal_drift_and_update_repairs_it(
     assert any("Groups" in line for line in drift)
     assert any("externalId" in line for line in drift)
 
-    diff = provider.diff(created.id, {**read.outs, "__provider": PROVIDER}, props)
+    diff = provider.diff(created.id, {**read.outs, "__provider": PROVIDER_BLOB}, props)
     assert diff.changes is True
     assert diff.replaces == []
 
@@ -208,7 +207,7 @@ def test_schema_diff_without_drift_or_change_is_empty(tenant: Tenant) -> None:
     provider = SynchronizationSchemaProvider()
     props = schema_props(tenant)
     created = provider.create(props)
-    olds = {**(created.outs or {}), "__provider": PROVIDER}
+    olds = {**(created.outs or {}), "__provider": PROVIDER_BLOB}
 
     assert provider.diff(created.id, olds, props).changes is False
 
@@ -284,7 +283,7 @@ def check_props(tenant: Tenant, scim: Service, token: str) -> dict[str, Any]:
         **tenant.target,
         "base_address": scim.scim,
         "token": token,
-        "__provider": PROVIDER,
+        "__provider": PROVIDER_BLOB,
     }
 
 
@@ -341,7 +340,7 @@ PAUSE = "POST /servicePrincipals/{sp}/synchronization/jobs/{job}/pause"
 
 
 def start_props(tenant: Tenant, enabled: bool = True) -> dict[str, Any]:
-    return {**tenant.target, "enabled": enabled, "__provider": PROVIDER}
+    return {**tenant.target, "enabled": enabled, "__provider": PROVIDER_BLOB}
 
 
 def schedule_state(tenant: Tenant) -> str:
@@ -379,7 +378,9 @@ def test_job_start_read_sees_a_portal_pause_and_update_resumes(
     created = provider.create(props)
     assert httpx.post(tenant.job_url("pause")).status_code == 204
 
-    read = provider.read(created.id, {**(created.outs or {}), "__provider": PROVIDER})
+    read = provider.read(
+        created.id, {**(created.outs or {}), "__provider": PROVIDER_BLOB}
+    )
     assert read.outs is not None
     assert read.outs["running"] is False
     assert provider.diff(created.id, read.outs, props).changes is True
