@@ -29,9 +29,6 @@
 Messages never contain a token, a secret or an Authorization header.
 """
 
-# STYLE.md names errors by what failed (TokenRejected), not with an Error suffix.
-# ruff: noqa: N818
-
 from __future__ import annotations
 
 from dataclasses import dataclass
