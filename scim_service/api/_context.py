@@ -13,6 +13,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
+from starlette._utils import get_route_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scim_service import metrics
@@ -56,10 +57,23 @@ def _incoming_request_id(scope: Scope) -> str:
 
 
 class RequestContextMiddleware:
-    """Give every request an id, then log and measure it once it is answered."""
+    """Give every request an id, then log and measure it once it is answered.
 
-    def __init__(self, app: ASGIApp) -> None:
+    Requests under `prefix` go straight to `mounted` (the SCIM endpoint): the
+    FastAPI router in between costs about 0.1 ms of CPU per request, a sixth of
+    the SCIM request budget, and serves only the admin API.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        prefix: str = "",
+        mounted: ASGIApp | None = None,
+    ) -> None:
         self.app = app
+        self.prefix = prefix
+        self.mounted = mounted
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -79,8 +93,14 @@ class RequestContextMiddleware:
                 message["headers"] = [*message.get("headers", []), header]
             await send(message)
 
+        target = self.app
+        if self.mounted is not None:
+            path = get_route_path(scope)
+            if path == self.prefix or path.startswith(self.prefix + "/"):
+                scope["root_path"] = scope.get("root_path", "") + self.prefix
+                target = self.mounted
         try:
-            await self.app(scope, receive, send_with_id)
+            await target(scope, receive, send_with_id)
         finally:
             self._record(scope, info, status, time.perf_counter() - started)
 

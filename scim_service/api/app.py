@@ -1,5 +1,8 @@
 """The ASGI application: SCIM 2.0 under /scim/v2, admin API under /admin, operations.
 
+/scim/v2 is dispatched by RequestContextMiddleware straight to ScimApp (no
+FastAPI routing on the SCIM hot path); everything else goes through FastAPI.
+
 `create_app` builds it from `Settings`; `app_from_env` is the factory uvicorn
 workers import (settings from PROMPT_SCIM_* variables).
 """
@@ -12,7 +15,6 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from starlette.routing import Mount
 
 from scim_service._logging import configure_logging
 from scim_service.api import admin, ops
@@ -82,8 +84,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
 
     public = f"{settings.base_url}{PREFIX}" if settings.base_url else None
     scim = ScimApp(ScimHandlers(opened, settings), public_base=public)
-    app.router.routes.append(Mount(PREFIX, app=scim))
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(RequestContextMiddleware, prefix=PREFIX, mounted=scim)
     return app
 
 
