@@ -8,14 +8,16 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, TypeVar
 
 from ansible.module_utils.basic import env_fallback
+
+T = TypeVar("T")
 
 DEFAULT_GRAPH_URL = "https://graph.microsoft.com/v1.0"
 CREDENTIALS = ["default", "client-secret", "workload-identity", "anonymous"]
@@ -40,7 +42,7 @@ COMMON_ARGUMENTS: dict[str, dict[str, Any]] = {
 }
 
 
-class EngineFailure(Exception):  # noqa: N818 - STYLE.md: named by what failed
+class EngineFailure(Exception):
     """The engine refused or failed; the message is the engine's actionable one."""
 
     def __init__(self, message: str, **details: Any) -> None:
@@ -191,7 +193,7 @@ class Engine:
         spec = _load(engine, path)
         return self._call(engine, spec, self._status(engine, Path(path), spec))
 
-    def _call(self, engine: Any, spec: Any, coroutine: Any) -> Any:
+    def _call(self, engine: Any, spec: Any, coroutine: Coroutine[Any, Any, T]) -> T:
         try:
             return asyncio.run(coroutine)
         except engine.ProvisioningError as error:

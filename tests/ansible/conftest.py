@@ -215,10 +215,11 @@ class Landscape:
         path.write_text(text)
         return path
 
-    def playbook(self, name: str, *args: str, **env: str) -> Run:
-        """Run playbooks/<name> on the generated organisations."""
+    def playbook(self, name: str, *args: str, **env: str | None) -> Run:
+        """Run playbooks/<name> on the generated organisations (env None: unset)."""
+        merged = {**self.env, **env}
         return run_tool(
-            {**self.env, **env},
+            {key: value for key, value in merged.items() if value is not None},
             "ansible-playbook",
             "-i",
             INVENTORY,

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import organisation_yaml
 
 INVENTORY = "playbooks/inventory/organisations.yml"
@@ -97,3 +98,36 @@ def test_missing_folder_is_an_error(
 
     assert run.returncode != 0
     assert "PROMPT_ORGANISATIONS_PATH" in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("organisations", "expected"),
+    [
+        (None, ["eu-acme", "eu-globex", "us-initech"]),
+        ("eu-*", ["eu-acme", "eu-globex"]),
+        ("us-initech,eu-acme", ["eu-acme", "us-initech"]),
+    ],
+)
+def test_playbooks_select_organisations_by_list_or_pattern(
+    run_ansible: Callable[..., Any],
+    organisations_dir: Path,
+    organisations: str | None,
+    expected: list[str],
+) -> None:
+    for slug in ("eu-acme", "eu-globex", "us-initech"):
+        (organisations_dir / f"{slug}.yaml").write_text(organisation_yaml(slug))
+    extra = ["-e", f"organisations={organisations}"] if organisations else []
+
+    run = run_ansible(
+        "ansible-playbook",
+        "-i",
+        INVENTORY,
+        "playbooks/onboard.yml",
+        "--list-hosts",
+        *extra,
+        env={"PROMPT_ORGANISATIONS_PATH": str(organisations_dir)},
+    )
+
+    assert run.returncode == 0, run.stderr
+    listed = run.stdout.split("hosts (", 1)[1].splitlines()[1:]
+    assert sorted(line.strip() for line in listed if line.strip()) == expected

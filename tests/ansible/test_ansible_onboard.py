@@ -6,10 +6,7 @@ tests run the playbook again on that state (idempotence, check mode, drift).
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -33,13 +30,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Landscape]:
 
 @pytest.fixture(scope="module")
 def first_run(fleet: Landscape) -> Run:
-    run = fleet.playbook("onboard.yml", "--forks", str(COUNT))
-    timing = os.environ.get("PROMPT_ANSIBLE_TIMING_FILE")
-    if timing:
-        Path(timing).write_text(
-            json.dumps({"organisations": COUNT, "seconds": round(run.seconds, 1)})
-        )
-    return run
+    return fleet.playbook("onboard.yml", "--forks", str(COUNT))
 
 
 def service_principal(fleet: Landscape, slug: str) -> dict[str, Any]:
