@@ -148,6 +148,15 @@ drift:
   returned: always
   type: list
   elements: dict
+engine_log:
+  description:
+    - The provisioning engine's log lines of this run (INFO, one per change made in
+      Prompt or Entra; WARNING, retries). Never contains a token or secret. Also
+      returned when the task fails.
+  returned: always
+  type: list
+  elements: str
+  sample: ["INFO created synchronization job scim.3f... for acme"]
 """
 
 

@@ -6,6 +6,7 @@ Adapts the provisioning engine (plan, apply, status, destroy) to module results.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
 from collections.abc import AsyncIterator, Coroutine
@@ -50,6 +51,17 @@ class EngineFailure(Exception):
         self.details = details
 
 
+class _LogLines(logging.Handler):
+    """Keep the engine's INFO and WARNING lines (one per external change, retries)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(f"{record.levelname} {record.getMessage()}")
+
+
 @dataclass
 class Outcome:
     """What a plan or apply of one organisation amounts to."""
@@ -59,6 +71,7 @@ class Outcome:
     writes: int
     check: bool
     application: dict[str, Any] | None = None
+    engine_log: list[str] = field(default_factory=list)
 
     def result(self) -> dict[str, Any]:
         """Return the module result (changed exactly when something was written)."""
@@ -69,6 +82,7 @@ class Outcome:
             "summary": self.summary(),
             "changes": self.changes,
             "writes": self.writes,
+            "engine_log": self.engine_log,
         }
         if self.application:
             result["application"] = self.application
@@ -92,6 +106,7 @@ class StatusReport:
     status: dict[str, Any]
     problems: list[str]
     drift: list[dict[str, Any]] = field(default_factory=list)
+    engine_log: list[str] = field(default_factory=list)
 
     def result(self) -> dict[str, Any]:
         """Return the module result (never changed)."""
@@ -108,6 +123,7 @@ class StatusReport:
             "summary": f"{summary} (job {state})",
             "status": self.status,
             "drift": self.drift,
+            "engine_log": self.engine_log,
         }
 
 
@@ -185,17 +201,28 @@ class Engine:
         engine = _import_engine()
         spec = _load(engine, path)
         step = self._present if state == "present" else self._absent
-        return self._call(engine, spec, step(engine, Path(path), spec, check))
+        outcome, log = self._call(engine, spec, step(engine, Path(path), spec, check))
+        outcome.engine_log = log
+        return outcome
 
     def status(self, path: str) -> StatusReport:
         """Read the organisation's provisioning status and pending drift."""
         engine = _import_engine()
         spec = _load(engine, path)
-        return self._call(engine, spec, self._status(engine, Path(path), spec))
+        report, log = self._call(engine, spec, self._status(engine, Path(path), spec))
+        report.engine_log = log
+        return report
 
-    def _call(self, engine: Any, spec: Any, coroutine: Coroutine[Any, Any, T]) -> T:
+    def _call(
+        self, engine: Any, spec: Any, coroutine: Coroutine[Any, Any, T]
+    ) -> tuple[T, list[str]]:
+        """Run one engine coroutine; return its result and the engine's log lines."""
+        collector = _LogLines()
+        logger = logging.getLogger("provisioning")
+        logger.addHandler(collector)
+        logger.setLevel(logging.INFO)
         try:
-            return asyncio.run(coroutine)
+            result = asyncio.run(coroutine)
         except engine.ProvisioningError as error:
             # An apply that stopped part-way may have written the first changes;
             # the engine says which when it can (ApplyFailed.done).
@@ -205,7 +232,12 @@ class Engine:
                 organisation=spec.organisation,
                 changed=bool(done),
                 changes=done,
+                engine_log=collector.lines,
             ) from None
+        finally:
+            logger.removeHandler(collector)
+
+        return result, collector.lines
 
     async def _present(
         self, engine: Any, path: Path, spec: Any, check: bool

@@ -132,6 +132,8 @@ def test_secrets_never_reach_the_output(onboarded: Landscape) -> None:
     assert sp is not None
     code = onboarded.emulator.secret_values(sp["id"])["SecretToken"]
     output = run.stdout + run.stderr
+    assert "INFO created Prompt organisation org-d" in output
+    assert "INFO started synchronization job" in output
     assert "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER" in output
     assert ADMIN_KEY not in output
     assert code not in output
