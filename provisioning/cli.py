@@ -206,7 +206,7 @@ def status(obj: dict[str, Any], paths: tuple[Path, ...], concurrency: int) -> No
         counts = " ".join(
             f"{k.removeprefix('count')}={v}" for k, v in st.counts.items()
         )
-        problems = "; ".join([*st.problems, *st.failures[:5]])
+        problems = "; ".join([*st.problems, *st.failures[:5], *st.notes])
         health = "healthy" if st.healthy else "UNHEALTHY"
         table.add_row(
             st.slug, health, f"{st.state}/{st.code}", st.last_cycle, counts, problems

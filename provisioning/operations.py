@@ -11,7 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from provisioning import _fingerprint
-from provisioning.errors import NotApplied, ProvisioningError, UnknownPrincipal
+from provisioning.errors import (
+    GraphPermissionDenied,
+    NotApplied,
+    ProvisioningError,
+    UnknownPrincipal,
+)
 from provisioning.plan import TOKEN_LABEL, EntraApi
 from provisioning.prompt import PromptAdmin
 from provisioning.spec import OrganisationSpec
@@ -40,6 +45,7 @@ class Status:
     counts: dict[str, int] = field(default_factory=dict)
     quarantine: str | None = None
     failures: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def healthy(self) -> bool:
@@ -88,7 +94,14 @@ async def status(spec: OrganisationSpec, entra: EntraApi, *, top: int = 50) -> S
     if last.get("state") == "Failed" or last.get("error"):
         result.problems.append("last cycle failed")
 
-    for entry in await entra.provisioning_logs(app, str(job["id"]), top=top):
+    try:
+        entries = await entra.provisioning_logs(app, str(job["id"]), top=top)
+    except GraphPermissionDenied as denied:
+        # Logs need AuditLog.Read.All and an Entra ID P1/P2 tenant (graph.md 10.2);
+        # the job's own status above is still worth reporting.
+        result.notes.append(f"provisioning logs unavailable: {denied}")
+        entries = []
+    for entry in entries:
         status_info = entry.get("provisioningStatusInfo") or {}
         if str(status_info.get("status", "")).lower() != "failure":
             continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 import threading
 import time
@@ -73,13 +74,23 @@ class PromptService:
         return f"{self.url}/scim/v2"
 
 
+@pytest.fixture(scope="session")
+def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty SQLite database at the newest schema, copied by each test."""
+    path = tmp_path_factory.mktemp("template") / "scim.db"
+    store = Store.open(f"sqlite:///{path}")
+    store.migrate()
+    store.close()
+    return path
+
+
 @pytest.fixture
 def prompt_service(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, migrated_database: Path
 ) -> Iterator[PromptService]:
     """A migrated SQLite store served on loopback; the admin key set in the env."""
+    shutil.copy(migrated_database, tmp_path / "scim.db")
     store = Store.open(f"sqlite:///{tmp_path / 'scim.db'}")
-    store.migrate()
     settings = Settings(
         database_url="sqlite://", admin_key=ADMIN_KEY, log_level="WARNING"
     )

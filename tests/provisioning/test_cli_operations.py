@@ -189,3 +189,20 @@ def test_provision_now_unknown_user(
 
 def test_provision_now_needs_a_user(graph: Graph, org_file: Path) -> None:
     assert run(graph, "provision-now", str(org_file)) == 2
+
+
+def test_status_without_log_permission_still_reports_the_job(
+    graph: Graph, org_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(graph, "apply", str(org_file)) == 0
+    graph.emulator.add_fault(
+        status=403, count=20, method="GET", path="/auditLogs/provisioning"
+    )
+    capsys.readouterr()
+
+    assert run(graph, "status", str(org_file)) == 0
+
+    out = capsys.readouterr().out
+    assert "healthy" in out
+    assert "provisioning logs unavailable" in out
+    assert "AuditLog.Read.All" in out
