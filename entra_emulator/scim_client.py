@@ -10,16 +10,17 @@ documented, so the emulator strips it and sends clean URLs.
 from __future__ import annotations
 
 import functools
-import importlib.util
+import json
 import logging
 import ssl
-import sys
 import uuid
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
-import httpx
+import aiohttp
+from yarl import URL
 
 from .errors import ScimCredentialsRejected, ScimRequestFailed
 
@@ -37,15 +38,6 @@ _ERROR_CODES = {
     409: "SystemForCrossDomainIdentityManagementBadRequest",
     429: "TooManyRequests",
 }
-
-
-@functools.cache
-def _cache_missing_sniffio() -> None:
-    # httpcore tries `import sniffio` on every request; when it is not installed the
-    # failed import searches sys.path each time (a large share of a cycle's CPU).
-    # Recording the absence makes the import fail at once, with the same outcome.
-    if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
-        sys.modules["sniffio"] = None  # type: ignore[assignment]
 
 
 @functools.cache
@@ -72,6 +64,12 @@ def filter_value(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+@dataclass
+class _Answer:
+    status: int
+    raw: bytes
+
+
 class ScimClient:
     """One job's connection to its SCIM endpoint; counts requests by method."""
 
@@ -83,21 +81,18 @@ class ScimClient:
         timeout: float = 30.0,
         concurrency: int = 8,
     ) -> None:
-        _cache_missing_sniffio()
         self.base, self.compliant_patch = split_base(base_address)
-        limits = httpx.Limits(
-            max_connections=concurrency, max_keepalive_connections=concurrency
-        )
-        self._http = httpx.AsyncClient(
-            timeout=timeout,
-            limits=limits,
-            verify=_tls_context(),
+        # aiohttp rather than httpx: a cycle is thousands of small requests, and
+        # aiohttp spends about a tenth of httpx's CPU per request (measured here).
+        self._session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=timeout),
+            connector=aiohttp.TCPConnector(limit=concurrency, ssl=_tls_context()),
             headers={"Authorization": f"Bearer {token}", "Accept": SCIM_JSON},
         )
         self.counts: Counter[str] = Counter()
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        await self._session.close()
 
     async def _send(
         self,
@@ -106,53 +101,59 @@ class ScimClient:
         *,
         params: dict[str, str] | None = None,
         body: dict[str, Any] | None = None,
-    ) -> httpx.Response:
+    ) -> _Answer:
         url = self.base + path
+        shown = url
+        if params:
+            url += "?" + urlencode(params)  # form encoding: + for spaces, like Entra
+            shown += "?" + "&".join(params)
+        data = json.dumps(body).encode() if body is not None else None
         headers = {"Content-Type": SCIM_JSON} if body is not None else None
         self.counts[method] += 1
         try:
-            response = await self._http.request(
-                method, url, params=params, json=body, headers=headers
-            )
-        except httpx.TimeoutException as exc:
+            async with self._session.request(
+                method, URL(url, encoded=True), data=data, headers=headers
+            ) as response:
+                answer = _Answer(response.status, await response.read())
+        except TimeoutError as exc:
             raise ScimRequestFailed(
-                None, "Timeout", f"{method} {url} timed out."
+                None, "Timeout", f"{method} {shown} timed out."
             ) from exc
-        except httpx.HTTPError as exc:
+        except (aiohttp.ClientError, OSError) as exc:
             raise ScimRequestFailed(
                 None,
                 "SystemForCrossDomainIdentityManagementServiceUnavailable",
-                f"{method} {url} failed: {type(exc).__name__}.",
+                f"{method} {shown} failed: {type(exc).__name__}.",
             ) from exc
-        logger.debug("%s %s -> %s", method, url, response.status_code)
-        if response.status_code == 401:
+        logger.debug("%s %s -> %s", method, shown, answer.status)
+        if answer.status == 401:
             raise ScimCredentialsRejected(
                 401,
                 error_code_for(401),
-                f"{method} {url} answered 401: the SCIM endpoint rejected the "
+                f"{method} {shown} answered 401: the SCIM endpoint rejected the "
                 "Secret Token.",
             )
-        if response.status_code >= 300:
-            detail = response.text[:300].replace("\n", " ")
+        if answer.status >= 300:
+            detail = answer.raw[:300].decode(errors="replace").replace("\n", " ")
             raise ScimRequestFailed(
-                response.status_code,
-                error_code_for(response.status_code),
-                f"{method} {url} answered {response.status_code}: {detail}",
+                answer.status,
+                error_code_for(answer.status),
+                f"{method} {shown} answered {answer.status}: {detail}",
             )
-        return response
+        return answer
 
-    def _json(self, response: httpx.Response, what: str) -> dict[str, Any]:
+    def _json(self, answer: _Answer, what: str) -> dict[str, Any]:
         try:
-            data = response.json()
+            data = json.loads(answer.raw)
         except ValueError as exc:
             raise ScimRequestFailed(
-                response.status_code,
+                answer.status,
                 "SystemForCrossDomainIdentityManagementServiceIncompatible",
                 f"{what} did not answer JSON.",
             ) from exc
         if not isinstance(data, dict):
             raise ScimRequestFailed(
-                response.status_code,
+                answer.status,
                 "SystemForCrossDomainIdentityManagementServiceIncompatible",
                 f"{what} did not answer a JSON object.",
             )
@@ -163,12 +164,12 @@ class ScimClient:
     ) -> list[dict[str, Any]]:
         """GET /{resource}?filter=attribute eq "value"; return the resources."""
         params = {"filter": f"{attribute} eq {filter_value(value)}", **extra}
-        response = await self._send("GET", f"/{resource}", params=params)
-        data = self._json(response, f"GET /{resource}?filter")
+        answer = await self._send("GET", f"/{resource}", params=params)
+        data = self._json(answer, f"GET /{resource}?filter")
         resources = data.get("Resources", data.get("resources", []))
         if "totalResults" not in data or not isinstance(resources, list):
             raise ScimRequestFailed(
-                response.status_code,
+                answer.status,
                 "SystemForCrossDomainIdentityManagementServiceIncompatible",
                 f"GET /{resource}?filter did not answer a SCIM ListResponse.",
             )
@@ -177,19 +178,19 @@ class ScimClient:
     async def get(self, resource: str, resource_id: str) -> dict[str, Any] | None:
         """GET /{resource}/{id}; None when the endpoint answers 404."""
         try:
-            response = await self._send("GET", f"/{resource}/{resource_id}")
+            answer = await self._send("GET", f"/{resource}/{resource_id}")
         except ScimRequestFailed as exc:
             if exc.status == 404:
                 return None
             raise
-        return self._json(response, f"GET /{resource}/{{id}}")
+        return self._json(answer, f"GET /{resource}/{{id}}")
 
     async def create(self, resource: str, body: dict[str, Any]) -> dict[str, Any]:
-        response = await self._send("POST", f"/{resource}", body=body)
-        created = self._json(response, f"POST /{resource}")
+        answer = await self._send("POST", f"/{resource}", body=body)
+        created = self._json(answer, f"POST /{resource}")
         if not created.get("id"):
             raise ScimRequestFailed(
-                response.status_code,
+                answer.status,
                 "SystemForCrossDomainIdentityManagementServiceIncompatible",
                 f"POST /{resource} answered without an id.",
             )

@@ -7,6 +7,7 @@ replace with dotted keys), 401 for a wrong bearer token.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 import socket
@@ -34,6 +35,7 @@ class Recorded:
     query: dict[str, str]
     body: Any
     authorization: str | None
+    raw_query: str = ""
 
 
 def _set(user: dict[str, Any], path: str, value: Any) -> None:
@@ -77,6 +79,9 @@ class RecordingScim:
     groups: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    delay: float = 0.0  # seconds each request takes, to observe concurrency
+    in_flight: int = 0
+    max_in_flight: int = 0
     fail_next: list[int | None] = field(default_factory=list)  # None: answer normally
 
     def writes(self) -> list[Recorded]:
@@ -110,12 +115,18 @@ class RecordingScim:
 
     async def handle(self, request: Request, resource: str) -> Response:
         body = await request.json() if await request.body() else None
+        if self.delay:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            await asyncio.sleep(self.delay)
+            self.in_flight -= 1
         record = Recorded(
             request.method,
             request.url.path,
             dict(request.query_params),
             body,
             request.headers.get("authorization"),
+            request.url.query,
         )
         with self.lock:
             self.requests.append(record)

@@ -261,6 +261,7 @@ def test_validate_credentials_probes_users_and_groups(
     attribute, _, value = first.query["filter"].partition(" eq ")
     assert attribute == "userName"
     uuid.UUID(value.strip('"'))
+    assert first.raw_query.startswith("filter=userName+eq+%22")  # as Entra encodes it
     assert second.path == "/scim/Groups"
     assert second.query["filter"].startswith('displayName eq "')
     assert first.authorization == f"Bearer {scim.token}"

@@ -516,3 +516,18 @@ def test_groups_mapping_enabled_exports_groups(
     ]
     assert group["members"] == []
     assert scim_linus["active"] is False  # out of scope: disabled
+
+
+def test_users_in_flight_are_bounded_by_concurrency(
+    emulator: Emulator, graph_url: str, scim: RecordingScim, scim_url: str
+) -> None:
+    for n in range(20):
+        emulator.add_user(userPrincipalName=f"extra{n}@contoso.example")
+    emulator.config.concurrency = 3
+    scim.delay = 0.02
+    ids = _setup(emulator, graph_url, scim, scim_url, sync_all=True)
+
+    summary = emulator.cycle(ids.job_id)
+
+    assert summary["created"] == 25
+    assert 2 <= scim.max_in_flight <= 3
