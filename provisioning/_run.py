@@ -7,6 +7,7 @@ the exit status from the outcomes.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -31,18 +32,21 @@ T = TypeVar("T")
 
 
 class Session:
-    """The Graph client, its Entra wrapper and one admin client per admin URL."""
+    """Graph clients (one per tenant), their Entra wrappers, Prompt admin clients.
+
+    Each organisation is a customer with its own Entra tenant: the client of an
+    organisation authenticates against `entra.tenant_id` of its file (credentials
+    client-secret and workload-identity; `default` takes the tenant from its
+    environment).
+    """
 
     def __init__(self, config: GraphConfig, *, timings: Timings | None = None) -> None:
         self.config = config
         self.timings = timings
         self._prompts: dict[str, PromptAdmin] = {}
-        self.graph: Any = None
-        self.entra: Any = None
+        self._clients: dict[str | None, tuple[Entra, Any]] = {}
 
     async def __aenter__(self) -> Session:
-        self.graph = build_client(self.config)
-        self.entra = Entra(self.graph, timings=self.timings)
         return self
 
     async def __aexit__(
@@ -53,8 +57,37 @@ class Session:
     ) -> None:
         for admin in self._prompts.values():
             await admin.aclose()
-        if self.graph is not None:
-            await close_client(self.graph)
+        for _, graph in self._clients.values():
+            await close_client(graph)
+
+    def for_tenant(self, tenant_id: str | None) -> tuple[Entra, Any]:
+        """Return (Entra, GraphServiceClient) for a tenant, built on first use."""
+        if tenant_id not in self._clients:
+            config = self.config
+            if tenant_id is not None:
+                config = dataclasses.replace(config, tenant_id=tenant_id)
+            graph = build_client(config)
+            self._clients[tenant_id] = (Entra(graph, timings=self.timings), graph)
+        return self._clients[tenant_id]
+
+    def prepare(self, specs: list[OrganisationSpec]) -> None:
+        """Build every tenant's client now, so a bad Graph setting fails once, early."""
+        for spec in specs:
+            self.for_org(spec)
+
+    def for_org(self, spec: OrganisationSpec) -> tuple[Entra, Any]:
+        """Return (Entra, GraphServiceClient) for the organisation's tenant."""
+        return self.for_tenant(spec.entra.tenant_id)
+
+    @property
+    def entra(self) -> Entra:
+        """Entra of the configured (or environment's) tenant."""
+        return self.for_tenant(self.config.tenant_id)[0]
+
+    @property
+    def graph(self) -> Any:
+        """GraphServiceClient of the configured (or environment's) tenant."""
+        return self.for_tenant(self.config.tenant_id)[1]
 
     def prompt(self, spec: OrganisationSpec) -> PromptAdmin | None:
         """Return the admin client of the organisation's SCIM service, if managed."""

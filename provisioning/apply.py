@@ -68,7 +68,8 @@ async def apply_plan(
             raise ApplyFailed(
                 f"{plan.slug}: {change.action} {change.step} ({change.target}) "
                 f"failed after {len(result.done)} of {len(plan.changes)} change(s); "
-                f"run apply again once fixed. {error}"
+                f"run apply again once fixed. {error}",
+                done=result.done,
             ) from error
         result.done.append(change)
     return result

@@ -120,12 +120,12 @@ def plan(
         async with _session(obj) as session:
 
             async def step(path: Path, spec: OrganisationSpec) -> Any:
-                prompt = session.prompt(spec)
+                entra, graph = session.for_org(spec)
                 return await plan_organisation(
-                    path, spec, session.entra, session.graph, prompt
+                    path, spec, entra, graph, session.prompt(spec)
                 )
 
-            return await _run_each(items, step, concurrency, "planning")
+            return await _run_each(session, items, step, concurrency, "planning")
 
     outcomes = asyncio.run(run())
     plans = [o.value for o in outcomes if o.ok]
@@ -150,13 +150,12 @@ def apply(obj: dict[str, Any], paths: tuple[Path, ...], concurrency: int) -> Non
         async with _session(obj) as session:
 
             async def step(path: Path, spec: OrganisationSpec) -> Any:
+                entra, graph = session.for_org(spec)
                 prompt = session.prompt(spec)
-                planned = await plan_organisation(
-                    path, spec, session.entra, session.graph, prompt
-                )
-                return await apply_plan(planned, session.entra, session.graph, prompt)
+                planned = await plan_organisation(path, spec, entra, graph, prompt)
+                return await apply_plan(planned, entra, graph, prompt)
 
-            return await _run_each(items, step, concurrency, "applying")
+            return await _run_each(session, items, step, concurrency, "applying")
 
     outcomes = asyncio.run(run())
     table = _table("Organisation", "Result", "Changes", "Detail")
@@ -190,9 +189,9 @@ def status(obj: dict[str, Any], paths: tuple[Path, ...], concurrency: int) -> No
         async with _session(obj) as session:
 
             async def step(path: Path, spec: OrganisationSpec) -> Any:
-                return await operations.status(spec, session.entra)
+                return await operations.status(spec, session.for_org(spec)[0])
 
-            return await _run_each(items, step, concurrency, "reading")
+            return await _run_each(session, items, step, concurrency, "reading")
 
     outcomes = asyncio.run(run())
     table = _table("Organisation", "Health", "Job", "Last cycle", "Counts", "Problems")
@@ -241,11 +240,10 @@ def destroy(
         async with _session(obj) as session:
 
             async def step(path: Path, spec: OrganisationSpec) -> Any:
-                return await operations.destroy(
-                    spec, session.entra, session.prompt(spec)
-                )
+                entra, _ = session.for_org(spec)
+                return await operations.destroy(spec, entra, session.prompt(spec))
 
-            return await _run_each(items, step, concurrency, "destroying")
+            return await _run_each(session, items, step, concurrency, "destroying")
 
     outcomes = asyncio.run(run())
     table = _table("Organisation", "Result", "Detail")
@@ -268,8 +266,9 @@ def rotate_token(obj: dict[str, Any], org_file: Path) -> None:
 
     async def run() -> list[str]:
         async with _session(obj) as session:
+            entra, graph = session.for_org(spec)
             return await operations.rotate_token(
-                path, spec, session.entra, session.graph, session.prompt(spec)
+                path, spec, entra, graph, session.prompt(spec)
             )
 
     for line in asyncio.run(run()):
@@ -290,7 +289,8 @@ def provision_now(obj: dict[str, Any], org_file: Path, users: tuple[str, ...]) -
 
     async def run() -> list[Any]:
         async with _session(obj) as session:
-            return await operations.provision_now(spec, session.entra, list(users))
+            entra, _ = session.for_org(spec)
+            return await operations.provision_now(spec, entra, list(users))
 
     results = asyncio.run(run())
     table = _table("User", "Result", "Detail")
@@ -317,6 +317,7 @@ def _session(obj: dict[str, Any]) -> Any:
 
 
 async def _run_each(
+    session: Any,
     items: list[tuple[Path, OrganisationSpec]],
     step: Callable[[Path, OrganisationSpec], Awaitable[T]],
     concurrency: int,
@@ -324,6 +325,7 @@ async def _run_each(
 ) -> list[Any]:
     from provisioning._run import run_each
 
+    session.prepare([spec for _, spec in items])
     return await run_each(items, step, concurrency=concurrency, label=label)
 
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 class ProvisioningError(Exception):
@@ -81,7 +82,14 @@ class PromptAdminUnreachable(PromptAdminError):
 
 
 class ApplyFailed(ProvisioningError):
-    """Applying one organisation stopped part-way; the next apply resumes."""
+    """Applying one organisation stopped part-way; the next apply resumes.
+
+    `done` lists the changes (provisioning.plan.Change) made before the failure.
+    """
+
+    def __init__(self, message: str, *, done: list[Any] | None = None) -> None:
+        super().__init__(message)
+        self.done = list(done or [])
 
 
 class MappingInvalid(ProvisioningError):

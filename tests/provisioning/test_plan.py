@@ -153,3 +153,27 @@ def test_long_markdown_plan_keeps_under_the_comment_limit() -> None:
     assert "| `example` | `organisations/example.yaml` | 3000 |" in text
     assert "The details are left out" in text
     assert len(render([plan], "text")) > MARKDOWN_LIMIT
+
+
+def test_session_builds_one_graph_client_per_tenant() -> None:
+    import asyncio
+
+    from provisioning._run import Session
+    from provisioning.graph import GraphConfig
+    from provisioning.spec import load_organisation
+
+    example = load_organisation(ROOT / "organisations" / "example.yaml")
+    other = example.model_copy(
+        update={"entra": example.entra.model_copy(update={"tenant_id": "9" * 8})}
+    )
+    config = GraphConfig(base_url="http://127.0.0.1:9/v1.0", credential="anonymous")
+
+    async def scenario() -> None:
+        async with Session(config) as session:
+            first, again, second = (
+                session.for_org(spec) for spec in (example, example, other)
+            )
+            assert first is again
+            assert first[1] is not second[1]
+
+    asyncio.run(scenario())
