@@ -18,7 +18,8 @@ from typing import Any
 from starlette.responses import Response
 
 from ._paging import collection
-from .errors import GraphError, ScimRequestFailed
+from .errors import ExpressionError, GraphError, ScimRequestFailed
+from .expressions import evaluate, parse, to_source_json
 from .graph_apps import service_principal
 from .jobs import Job
 from .mappings import first_matching_target, rule_ids, validate_schema
@@ -340,6 +341,44 @@ async def delete_schema(ctx: Ctx) -> Response:
     with ctx.emulator.lock:
         job.schema = default_schema(job.id)
     return no_content()
+
+
+@route(
+    "POST",
+    "/servicePrincipals/{sp}/synchronization/jobs/{job}/schema/parseExpression",
+    write=False,
+)
+async def parse_expression(ctx: Ctx) -> Response:
+    job_of(ctx)
+    body = await ctx.body()
+    text = body.get("expression")
+    if not isinstance(text, str):
+        raise GraphError(400, "BadRequest", "expression must be a string.")
+    answer: dict[str, Any] = {
+        "error": None,
+        "evaluationResult": None,
+        "evaluationSucceeded": False,
+        "parsedExpression": None,
+        "parsingSucceeded": False,
+    }
+    try:
+        node = parse(text)
+        answer["parsedExpression"] = to_source_json(node)
+        answer["parsingSucceeded"] = True
+        test_input = body.get("testInputObject")
+        if isinstance(test_input, dict):
+            source = {
+                str(p.get("key")): p.get("value")
+                for p in test_input.get("properties") or []
+                if isinstance(p, dict)
+            }
+            value = evaluate(node, source)
+            values = value if isinstance(value, list) else [value]
+            answer["evaluationResult"] = [str(v) for v in values if v is not None]
+            answer["evaluationSucceeded"] = True
+    except ExpressionError as exc:
+        answer["error"] = {"code": "ExpressionError", "message": str(exc)}
+    return json_response(answer)
 
 
 # -- provision on demand and logs -----------------------------------------------------

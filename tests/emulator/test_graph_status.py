@@ -132,3 +132,48 @@ def test_sdk_provision_on_demand(
     assert outcome["result"] == "Success"
     uuid.UUID(str(next(iter(scim.users))))
     assert scim.token not in caplog.text  # never a token in logs
+
+
+def test_sdk_parse_expression(
+    emulator: Emulator, graph_url: str, scim: RecordingScim, scim_url: str
+) -> None:
+    from msgraph.generated.models.expression_input_object import ExpressionInputObject
+    from msgraph.generated.models.string_key_object_value_pair import (
+        StringKeyObjectValuePair,
+    )
+    from msgraph.generated.service_principals.item.synchronization.jobs.item.schema.parse_expression.parse_expression_post_request_body import (  # noqa: E501
+        ParseExpressionPostRequestBody,
+    )
+
+    ids = configure(graph_url, scim_url, scim.token, [], start=False)
+
+    async def scenario() -> tuple[object, ...]:
+        graph = client(graph_url)
+        schema = (
+            graph.service_principals.by_service_principal_id(ids.sp_id)
+            .synchronization.jobs.by_synchronization_job_id(ids.job_id)
+            .schema
+        )
+        given = StringKeyObjectValuePair(
+            additional_data={"key": "givenName", "value": "Ada"}
+        )
+        good = await schema.parse_expression.post(
+            ParseExpressionPostRequestBody(
+                expression='Join(" ", [givenName], "L.")',
+                test_input_object=ExpressionInputObject(properties=[given]),
+            )
+        )
+        bad = await schema.parse_expression.post(
+            ParseExpressionPostRequestBody(expression="Nope([x])")
+        )
+        return (
+            good.parsing_succeeded,
+            good.parsed_expression.name,
+            good.evaluation_result,
+            bad.parsing_succeeded,
+            bad.error.message,
+        )
+
+    ok, name, result, bad_ok, message = asyncio.run(scenario())
+    assert (ok, name, result, bad_ok) == (True, "Join", ["Ada L."], False)
+    assert "Unknown function 'Nope'" in str(message)
