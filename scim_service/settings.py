@@ -26,6 +26,7 @@ class Settings:
     max_results: int = DEFAULT_MAX_RESULTS
     log_format: str = "json"
     log_level: str = "INFO"
+    scim_threads: int = 0
 
     def __repr__(self) -> str:
         key = "set" if self.admin_key else "unset"
@@ -47,7 +48,20 @@ class Settings:
             max_results=int(max_results) if max_results else DEFAULT_MAX_RESULTS,
             log_format=env.get("PROMPT_SCIM_LOG_FORMAT") or "json",
             log_level=(env.get("PROMPT_SCIM_LOG_LEVEL") or "INFO").upper(),
+            scim_threads=int(env.get("PROMPT_SCIM_THREADS") or 0),
         )
+
+    def effective_scim_threads(self) -> int | None:
+        """Worker threads for SCIM requests; None means anyio's default (40).
+
+        SQLite takes one writer at a time and, when its lock is busy, sleeps in
+        growing steps (up to 100 ms) before retrying; several writer threads of
+        one process only add those sleeps to the tail latency. So on SQLite the
+        requests queue on one thread unless PROMPT_SCIM_THREADS says otherwise.
+        """
+        if self.scim_threads > 0:
+            return self.scim_threads
+        return 1 if is_sqlite(self.database_url) else None
 
     def with_changes(self, **changes: object) -> Settings:
         """Return a copy with some fields replaced (CLI options win over env)."""

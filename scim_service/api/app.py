@@ -83,7 +83,11 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     app.add_route("/metrics", ops.prometheus, methods=["GET"], include_in_schema=False)
 
     public = f"{settings.base_url}{PREFIX}" if settings.base_url else None
-    scim = ScimApp(ScimHandlers(opened, settings), public_base=public)
+    scim = ScimApp(
+        ScimHandlers(opened, settings),
+        public_base=public,
+        threads=settings.effective_scim_threads(),
+    )
     app.add_middleware(RequestContextMiddleware, prefix=PREFIX, mounted=scim)
     return app
 

@@ -12,6 +12,7 @@ import logging
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
+import anyio
 import anyio.to_thread
 from starlette._utils import get_route_path
 from starlette.types import Receive, Scope, Send
@@ -54,10 +55,21 @@ class ScimApp:
         *,
         public_base: str | None = None,
         use_threadpool: bool = True,
+        threads: int | None = None,
     ) -> None:
         self.handlers = handlers
         self.public_base = public_base
         self.use_threadpool = use_threadpool
+        self.threads = threads
+        self._capacity: anyio.CapacityLimiter | None = None
+
+    def _limiter(self) -> anyio.CapacityLimiter | None:
+        # Created lazily: a CapacityLimiter belongs to the running event loop.
+        if self.threads is None:
+            return None
+        if self._capacity is None:
+            self._capacity = anyio.CapacityLimiter(self.threads)
+        return self._capacity
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         info = request_info(scope)
@@ -77,7 +89,9 @@ class ScimApp:
             request.body = body
 
         if self.use_threadpool:
-            response = await anyio.to_thread.run_sync(self.handlers.handle, request)
+            response = await anyio.to_thread.run_sync(
+                self.handlers.handle, request, limiter=self._limiter()
+            )
         else:
             response = self.handlers.handle(request)
 

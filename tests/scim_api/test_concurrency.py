@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import pytest
 
-from scim_api._server import Service
+from scim_api._server import Service, start_service
 from scim_api.test_entra import entra_user
 
 CLIENTS = 20
 
 
-def test_identical_posts_at_once_create_one_user(any_db_service: Service) -> None:
-    service = any_db_service
+@pytest.fixture
+def threaded_service(database_url: str) -> Iterator[Service]:
+    # As many request threads as clients, also on SQLite (whose default is one
+    # thread): the store itself must keep the creates unique.
+    yield from start_service(database_url, scim_threads=CLIENTS)
+
+
+def test_identical_posts_at_once_create_one_user(threaded_service: Service) -> None:
+    service = threaded_service
     org = service.organisation("acme")
     token = service.token("acme")
     body = entra_user("race@contoso.com", "race-object-id")
