@@ -8,10 +8,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ansible_support import ansible_runner
 
 PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
 
 MODULES = sorted(p.stem for p in (PLAYBOOKS / "library").glob("*.py"))
+
+
+@pytest.fixture
+def run_ansible(tmp_path: Path) -> Callable[..., Any]:
+    return ansible_runner(tmp_path)
 
 
 def test_every_module_is_listed() -> None:

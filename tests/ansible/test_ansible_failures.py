@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Landscape, landscape
+from ansible_support import Landscape, landscape
 
 pytestmark = pytest.mark.slow
 

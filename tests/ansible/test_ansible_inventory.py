@@ -9,9 +9,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import organisation_yaml
+from ansible_support import ansible_runner, organisation_yaml
 
 INVENTORY = "playbooks/inventory/organisations.yml"
+
+
+@pytest.fixture
+def run_ansible(tmp_path: Path) -> Callable[..., Any]:
+    return ansible_runner(tmp_path)
+
+
+@pytest.fixture
+def organisations_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "organisations"
+    folder.mkdir()
+    return folder
 
 
 def inventory(run_ansible: Callable[..., Any], folder: Path) -> dict[str, Any]:

@@ -1,4 +1,7 @@
-"""Fixtures of the Ansible tests: real ansible-playbook runs from .venv/bin.
+"""Helpers of the Ansible tests: real ansible-playbook runs from .venv/bin.
+
+Not a conftest.py: test modules elsewhere import `conftest` by name, and a second
+conftest module here would shadow theirs.
 
 Every run uses playbooks/ansible.cfg, a private ANSIBLE_HOME and organisation files
 generated into a temporary folder; the Entra emulator and the Prompt SCIM service
@@ -20,7 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
 import uvicorn
 
 REPO = Path(__file__).resolve().parents[2]
@@ -99,9 +101,8 @@ def run_tool(env: dict[str, str], tool: str, *args: str) -> Run:
     return Run(command, done.returncode, done.stdout, done.stderr, seconds)
 
 
-@pytest.fixture
-def run_ansible(tmp_path: Path) -> Callable[..., Run]:
-    """Run an ansible tool with the test environment plus `env`."""
+def ansible_runner(tmp_path: Path) -> Callable[..., Run]:
+    """Return a function running an ansible tool with the test environment."""
     base = ansible_environment(tmp_path / "ansible-home")
 
     def run(tool: str, *args: str, env: dict[str, str] | None = None) -> Run:
@@ -137,14 +138,6 @@ def organisation_yaml(
         f"  groups: [{', '.join(repr(g) for g in groups)}]",
     ]
     return "\n".join(lines) + "\n"
-
-
-@pytest.fixture
-def organisations_dir(tmp_path: Path) -> Path:
-    """An empty folder for generated organisation files."""
-    folder = tmp_path / "organisations"
-    folder.mkdir()
-    return folder
 
 
 @contextmanager
