@@ -49,23 +49,40 @@ SEED: dict[str, Any] = {
 }
 
 
-@pytest.fixture
-def emulator() -> Emulator:
-    return Emulator(EmulatorConfig(concurrency=4), seed=SEED)
-
-
-@pytest.fixture
-def graph_url(emulator: Emulator) -> Iterator[str]:
+@pytest.fixture(scope="module")
+def served_emulator() -> Iterator[tuple[Emulator, str]]:
+    """One server per test module; each test gets it reset to the seed."""
+    emulator = Emulator(EmulatorConfig(concurrency=4), seed=SEED)
     with emulator.serve_in_thread() as url:
-        yield url
+        yield emulator, url
 
 
 @pytest.fixture
-def scim() -> RecordingScim:
-    return RecordingScim()
+def emulator(served_emulator: tuple[Emulator, str]) -> Emulator:
+    emulator = served_emulator[0]
+    emulator.reset()
+    emulator.config = EmulatorConfig(concurrency=4)
+    return emulator
 
 
 @pytest.fixture
-def scim_url(scim: RecordingScim) -> Iterator[str]:
+def graph_url(served_emulator: tuple[Emulator, str], emulator: Emulator) -> str:
+    return served_emulator[1]
+
+
+@pytest.fixture(scope="module")
+def served_scim() -> Iterator[tuple[RecordingScim, str]]:
+    scim = RecordingScim()
     with serve(scim.app()) as url:
-        yield url + "/scim"
+        yield scim, url + "/scim"
+
+
+@pytest.fixture
+def scim(served_scim: tuple[RecordingScim, str]) -> RecordingScim:
+    served_scim[0].reset()
+    return served_scim[0]
+
+
+@pytest.fixture
+def scim_url(served_scim: tuple[RecordingScim, str], scim: RecordingScim) -> str:
+    return served_scim[1]

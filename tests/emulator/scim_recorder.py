@@ -84,6 +84,17 @@ class RecordingScim:
     max_in_flight: int = 0
     fail_next: list[int | None] = field(default_factory=list)  # None: answer normally
 
+    def reset(self) -> None:
+        """Forget everything (the server keeps running)."""
+        with self.lock:
+            self.token = "scim-token-1"
+            self.users.clear()
+            self.groups.clear()
+            self.requests.clear()
+            self.fail_next.clear()
+            self.delay = 0.0
+            self.in_flight = self.max_in_flight = 0
+
     def writes(self) -> list[Recorded]:
         return [r for r in self.requests if r.method != "GET"]
 

@@ -412,11 +412,13 @@ def test_scheduled_cycles_run_after_start(
 ) -> None:
     emulator.config.cycle_interval = 0.2
     emulator.config.cycle_on_start = True
-    _setup(emulator, graph_url, scim, scim_url, "ada.lovelace")
+    ids = _setup(emulator, graph_url, scim, scim_url, "ada.lovelace")
 
     deadline = time.monotonic() + 5
     while not scim.users and time.monotonic() < deadline:
         time.sleep(0.05)
+    sp_url = f"{graph_url}/v1.0/servicePrincipals/{ids.sp_id}"
+    HTTP.post(f"{sp_url}/synchronization/jobs/{ids.job_id}/pause")  # stop the schedule
     assert [u["userName"] for u in scim.users.values()] == [UPN.format("ada.lovelace")]
 
 
