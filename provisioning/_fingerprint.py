@@ -1,19 +1,19 @@
 """Detect a change of Entra's synchronization secrets without reading them back.
 
-Graph masks secrets on GET (graph.md section 5), so the engine keeps a fingerprint
-of what it last saved in one service principal tag it owns:
-
-    prompt-secrets:v1:<token part>:<settings part>
-
-token part: the Prompt token id ("tok_3f9a2c1b") when the bundled SCIM service
-issued or verified the code; a public id, reveals nothing of the secret. Otherwise
-"s<salt>.<scrypt(secret, salt)>": a random per-save salt and a memory-hard hash, so
-anyone able to read the tag can neither recover a high-entropy code nor afford a
-dictionary attack on a weak one.
-settings part: SHA-256 of BaseAddress, SyncAll and the notification e-mail (none
-of them secret), so a change of the Tenant URL or scope is seen even when Graph
-masks those values too.
+Graph masks secrets on GET (graph.md section 5); the engine keeps a fingerprint.
 """
+
+# Where and what: one service principal tag the engine owns,
+#     prompt-secrets:v1:<token part>:<settings part>
+# Token part: the Prompt token id ("tok_3f9a2c1b") when the bundled SCIM service
+# issued or verified the code - a public id that reveals nothing of the secret.
+# Otherwise "s<salt>.<scrypt(secret, salt)>": a random salt per save and a
+# memory-hard hash, so whoever can read tags (Application.Read.All) can neither
+# recover a high-entropy code nor afford a dictionary attack on a weak one.
+# Settings part: SHA-256 of BaseAddress, SyncAll and the notification e-mail (none
+# secret), so a new Tenant URL or scope shows even if Graph masks them too.
+# A tag rather than `notes`: it survives portal edits of the notes field, and the
+# SP is deleted with the app, so no state outlives the application.
 
 from __future__ import annotations
 

@@ -1,8 +1,6 @@
 """Execute a plan through provisioning.entra and the Prompt admin API, in order.
 
-Every write is idempotent or guarded by a fresh read, so an apply interrupted
-anywhere resumes on the next run: the app is found by its marker, the job reused,
-assignments compared by principal (DESIGN.md "Provisioning engine").
+Each write is idempotent or guarded by a fresh read: an interrupted apply resumes.
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
-"""Desired state (organisation file) vs current state (Prompt, Graph) -> changes.
+"""Organisation file vs Prompt and Graph -> ordered changes for apply (reads only).
 
-Reads only. Changes come in the order apply executes them (DESIGN.md): Prompt side,
-application, job, credentials, secrets, schema, assignments, job state. Rendered as
-text, markdown (pull-request comments) or JSON; secrets only as "(changed)".
+Order as DESIGN.md's engine; rendered as text, markdown or JSON, secrets only as
+"(changed)"/"(unchanged)".
 """
 
 from __future__ import annotations
