@@ -126,7 +126,14 @@ def _ids(request: ScimRequest) -> dict[str, Any]:
 
 
 def _not_found(request: ScimRequest) -> ScimResponse:
-    return error_response(404, f"No resource at {request.route or 'this path'}.")
+    if request.endpoint in ("Users", "Groups") and len(request.rest) == 1:
+        kind = request.endpoint[:-1]
+        return error_response(
+            404,
+            f"{kind} {request.rest[0]!r} does not exist in this organisation (or "
+            f"was deleted); look it up again with a filter on /{request.endpoint}.",
+        )
+    return error_response(404, f"No SCIM endpoint at {request.route}.")
 
 
 def _route_suffix(endpoint: str, rest: list[str]) -> str:

@@ -86,7 +86,7 @@ class ResourceEndpoints:
             return self._list(request, org, [rt], params)
 
         if len(request.rest) != 1:
-            return error_response(404, f"No resource at {request.route}.")
+            return error_response(404, f"No SCIM endpoint at {request.route}.")
         rid = request.rest[0]
         if method in ("GET", "HEAD"):
             return self._get(request, org, rt, rid)

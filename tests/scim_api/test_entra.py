@@ -378,3 +378,38 @@ def test_max_results_caps_count(service: Service) -> None:
 
     assert spc["filter"] == {"supported": True, "maxResults": 200}
     assert listed["itemsPerPage"] == 3
+
+
+def test_entra_cycle_on_every_database(any_db_service: Service) -> None:
+    service = any_db_service
+    service.organisation("acme", default_department="Nursing")
+    body = entra_user("Cycle@Contoso.com", "object-1")
+    with service.client(service.token("acme")) as scim:
+        probe = by_user_name(scim, str(uuid.uuid4()))
+        created = scim.post("/Users", json=body)
+        uid = created.json()["id"]
+        hit = by_user_name(scim, "cycle@contoso.com")
+        legacy = scim.patch(
+            f"/Users/{uid}",
+            json=patch({"op": "Replace", "path": "active", "value": "False"}),
+        )
+        flagged = scim.patch(
+            f"/Users/{uid}?aadOptscim062020",
+            json=patch({"op": "replace", "value": {"name.givenName": "Cy"}}),
+        )
+        duplicate = scim.post("/Users", json=entra_user("CYCLE@contoso.com"))
+        deleted = scim.delete(f"/Users/{uid}")
+        missing = scim.get(f"/Users/{uid}")
+        again = scim.post("/Users", json=body)
+
+    assert probe["totalResults"] == 0
+    assert created.status_code == 201
+    assert hit["Resources"][0]["id"] == uid
+    assert legacy.json()["active"] is False
+    assert flagged.json()["name"]["givenName"] == "Cy"
+    assert duplicate.status_code == 409
+    assert deleted.status_code == 204
+    assert missing.status_code == 404
+    assert uid in missing.json()["detail"]
+    assert again.json()["id"] == uid
+    assert again.json()[PROMPT]["department"] == "Nursing"
