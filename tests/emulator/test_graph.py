@@ -406,3 +406,20 @@ def test_unknown_segment_answers_odata_error(graph_url: str) -> None:
     error = response.json()["error"]
     assert error["code"] == "BadRequest"
     assert set(error["innerError"]) == {"date", "request-id", "client-request-id"}
+
+
+def test_validate_saved_credentials(
+    graph_url: str, scim: RecordingScim, scim_url: str
+) -> None:
+    from .tenant_setup import configure
+
+    ids = configure(graph_url, scim_url, scim.token, [], start=False)
+    job_url = (
+        f"{graph_url}/v1.0/servicePrincipals/{ids.sp_id}/synchronization/jobs/"
+        f"{ids.job_id}/validateCredentials"
+    )
+    assert HTTP.post(job_url, json={"useSavedCredentials": True}).status_code == 204
+    scim.token = "rotated-on-the-prompt-side"
+    failed = HTTP.post(job_url, json={"useSavedCredentials": True})
+    assert failed.status_code == 400
+    assert failed.json()["error"]["code"] == "BadRequest"

@@ -533,3 +533,25 @@ def test_users_in_flight_are_bounded_by_concurrency(
 
     assert summary["created"] == 25
     assert 2 <= scim.max_in_flight <= 3
+
+
+def test_upn_rename_patches_user_name_through_the_cached_id(
+    emulator: Emulator, graph_url: str, scim: RecordingScim, scim_url: str
+) -> None:
+    ids = _setup(emulator, graph_url, scim, scim_url, "ada.lovelace")
+    emulator.cycle(ids.job_id)
+    scim.clear()
+
+    emulator.update_user(
+        UPN.format("ada.lovelace"), userPrincipalName="ada.king@contoso.example"
+    )
+    emulator.cycle(ids.job_id)
+
+    assert [(r.method, r.path.rsplit("/", 1)[-1]) for r in scim.requests][1:] == [
+        ("GET", "Users"),  # userName eq the new UPN: no match
+        ("GET", next(iter(scim.users))),  # the id cached at creation
+        ("PATCH", next(iter(scim.users))),
+    ]
+    assert _patches(scim)[0]["Operations"] == [
+        {"op": "Replace", "path": "userName", "value": "ada.king@contoso.example"}
+    ]
