@@ -66,7 +66,7 @@ class Prompt(Target):
             capture_output=True,
             text=True,
         )
-        token = json.loads(issued.stdout)["token"]
+        token = json.loads(issued.stdout)["secret"]
         proc = subprocess.Popen(
             [
                 "taskset",
@@ -81,7 +81,8 @@ class Prompt(Target):
                 "--workers",
                 "1",
             ],
-            env={**env, "PROMPT_SCIM_LOG_LEVEL": "WARNING"},
+            # INFO: the one access line per request is part of the measured cost.
+            env={**env, "PROMPT_SCIM_LOG_LEVEL": "INFO"},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,

@@ -8,7 +8,6 @@ made through another process within that time (a lookup costs ~0.2-1 ms otherwis
 
 from __future__ import annotations
 
-import copy
 import logging
 import threading
 import time
@@ -32,6 +31,7 @@ from scim_service.errors import (
 )
 from scim_service.storage import _accounts, _audit, _resources
 from scim_service.storage._engine import WRITE, create_engine, translate_db_errors
+from scim_service.storage._hot import HotPath
 from scim_service.storage.records import (
     Actor,
     AuditEvent,
@@ -62,6 +62,7 @@ class Store:
     def __init__(self, engine: Engine, *, auth_cache_ttl: float = 5.0) -> None:
         self._engine = engine
         self._writer = engine.execution_options(**{WRITE: True})
+        self._hot = HotPath(engine)
         self._auth_cache_ttl = auth_cache_ttl
         self._auth_cache: dict[str, tuple[float, Organisation, TokenInfo]] = {}
         self._auth_lock = threading.Lock()
@@ -120,7 +121,7 @@ class Store:
 
     @contextmanager
     def _write(self) -> Iterator[sa.Connection]:
-        with self._writer.begin() as conn:
+        with self._hot.writing(), self._writer.begin() as conn:
             yield conn
 
     @contextmanager
@@ -398,9 +399,8 @@ class Store:
     @translate_db_errors
     def get_resource(self, org_id: int, rtype: str, rid: str) -> StoredResource | None:
         """Return the live resource with that id, or None (archived ones too)."""
-        with self._read() as conn:
-            row = conn.execute(_resources.select_live(org_id, rtype, id=rid)).first()
-        return None if row is None else _resources.resource_from_row(row)
+        found = self._hot.find_resources(org_id, rtype, {"id": rid})
+        return found[0] if found else None
 
     @translate_db_errors
     def find_resources(
@@ -417,16 +417,14 @@ class Store:
 
         userName and displayName compare case-insensitively, externalId exactly.
         """
-        query = _resources.select_live(
-            org_id,
-            rtype,
-            id=id,
-            user_name=user_name,
-            external_id=external_id,
-            display_name=display_name,
-        )
-        with self._read() as conn:
-            return [_resources.resource_from_row(row) for row in conn.execute(query)]
+        given = {
+            "id": id,
+            "user_name": user_name,
+            "external_id": external_id,
+            "display_name": display_name,
+        }
+        terms = {name: value for name, value in given.items() if value is not None}
+        return self._hot.find_resources(org_id, rtype, terms)
 
     @translate_db_errors
     def list_resources(
@@ -466,18 +464,19 @@ class Store:
         re-attached record has. UniquenessConflict when a live User holds the
         userName (case-insensitive) or externalId (exact).
         """
-        doc = copy.deepcopy(doc)
+
+        def prepare(
+            given: dict[str, Any], previous: dict[str, Any] | None
+        ) -> dict[str, Any]:
+            if rtype != _resources.USER:
+                return given
+            # A shallow copy: only the Prompt extension key is replaced.
+            return _resources.keep_prompt_values(dict(given), previous, prompt_defaults)
+
         try:
-            with self._write() as conn:
-                stored, reattached = _resources.create(
-                    conn,
-                    org_id,
-                    rtype,
-                    doc,
-                    actor=actor,
-                    now=_now(),
-                    prompt_defaults=prompt_defaults,
-                )
+            stored, reattached = self._hot.create(
+                org_id, rtype, doc, actor=actor, now=_now(), prepare=prepare
+            )
         except exc.IntegrityError:
             raise self._conflict(org_id, rtype, doc, None) from None
         log.info(
@@ -505,39 +504,27 @@ class Store:
         ResourceNotFound, UniquenessConflict; exceptions from `mutate` propagate and
         nothing is written; an equal result writes nothing and audits nothing.
         """
-        for attempt in range(UPDATE_ATTEMPTS):
-            doc: dict[str, Any] = {}
-            try:
-                with self._write() as conn:
-                    row = conn.execute(
-                        _resources.select_live(org_id, rtype, id=rid).with_for_update()
-                    ).first()
-                    if row is None:
-                        raise self._not_found(org_id, rtype, rid)
-                    doc = mutate(copy.deepcopy(row.doc))
-                    if doc == row.doc:
-                        return _resources.resource_from_row(row)
+        latest: dict[str, Any] = {}
 
-                    now = _now()
-                    stored = _resources.write_update(conn, row, doc, now=now)
-                    if stored is not None:
-                        _audit.record(
-                            conn,
-                            organisation_id=org_id,
-                            at=now,
-                            actor=actor,
-                            action=action,
-                            resource_type=rtype,
-                            resource_id=rid,
-                            before=row.doc,
-                            after=doc,
-                        )
-                        log.info(
-                            "%s %s %s in organisation %d", action, rtype, rid, org_id
-                        )
-                        return stored
+        def tracked(doc: dict[str, Any]) -> dict[str, Any]:
+            # Kept for the conflict message, should the write hit a unique index.
+            latest["doc"] = new = mutate(doc)
+            return new
+
+        for attempt in range(UPDATE_ATTEMPTS):
+            try:
+                outcome, stored = self._hot.update(
+                    org_id, rtype, rid, tracked, actor=actor, action=action, now=_now
+                )
             except exc.IntegrityError:
+                doc = latest.get("doc", {})
                 raise self._conflict(org_id, rtype, doc, rid) from None
+            if outcome == "missing":
+                raise self._not_found(org_id, rtype, rid)
+            if stored is not None:
+                if outcome == "written":
+                    log.info("%s %s %s in organisation %d", action, rtype, rid, org_id)
+                return stored
             # The version moved under us (another writer won); read again.
             log.warning(
                 "version of %s %s moved (attempt %d); retrying", rtype, rid, attempt
