@@ -96,6 +96,11 @@ class ResourceType:
     extensions: tuple[Schema, ...] = ()
     required_attributes: tuple[str, ...] = ()
 
+    def __hash__(self) -> int:
+        # The generated hash walks every attribute of every schema (~0.1 ms);
+        # resource types key dicts on the request path, and names are unique.
+        return hash(self.name)
+
     @property
     def schema_ids(self) -> tuple[str, ...]:
         """The core schema URN followed by every extension URN."""
