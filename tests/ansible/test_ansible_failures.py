@@ -53,6 +53,8 @@ def test_broken_token_and_missing_tenant_fail_alone(land: Landscape) -> None:
     assert run.recap["bad-token"]["failed"] == 1
     assert run.recap["no-tenant"]["failed"] == 1
     assert "onboard: 5 organisation(s), 3 changed, 2 failed" in run.stdout
+    # The application and the job were created before Test Connection failed.
+    assert 'fatal: [bad-token]: FAILED! => {"changed": true' in run.stdout
 
     bad_token = next(
         line
