@@ -206,11 +206,23 @@ class ScimClient:
 
     async def probe(self, user_attribute: str, group_attribute: str | None) -> None:
         """Test Connection: query a random GUID that cannot exist (MS-DEV note)."""
-        await self.query("Users", user_attribute, str(uuid.uuid4()))
-        if group_attribute:
-            await self.query(
-                "Groups",
-                group_attribute,
-                str(uuid.uuid4()),
-                excludedAttributes="members",
-            )
+        try:
+            await self.query("Users", user_attribute, str(uuid.uuid4()))
+            if group_attribute:
+                await self.query(
+                    "Groups",
+                    group_attribute,
+                    str(uuid.uuid4()),
+                    excludedAttributes="members",
+                )
+        except ScimRequestFailed as exc:
+            if exc.status != 404:
+                raise
+            # A 404 where a filter query must answer 200 is a compliance failure
+            # that quarantines the job (MS-QUAR), not a missing anchor.
+            raise ScimRequestFailed(
+                404,
+                "SystemForCrossDomainIdentityManagementServiceIncompatible",
+                exc.reason + " A filter with no match must answer 200 and an empty "
+                "ListResponse.",
+            ) from exc

@@ -555,3 +555,18 @@ def test_upn_rename_patches_user_name_through_the_cached_id(
     assert _patches(scim)[0]["Operations"] == [
         {"op": "Replace", "path": "userName", "value": "ada.king@contoso.example"}
     ]
+
+
+def test_probe_answering_404_quarantines_as_incompatible(
+    emulator: Emulator, graph_url: str, scim: RecordingScim, scim_url: str
+) -> None:
+    ids = _setup(emulator, graph_url, scim, scim_url, "ada.lovelace")
+    scim.fail_next = [404]
+
+    summary = emulator.cycle(ids.job_id)
+
+    assert summary["quarantined"] is True
+    assert summary["error"]["code"] == (
+        "SystemForCrossDomainIdentityManagementServiceIncompatible"
+    )
+    assert scim.users == {}
