@@ -294,7 +294,7 @@ def test_fifty_organisations_in_one_command(
             )
         )
 
-    assert run(graph, "apply", "--concurrency", "10", str(folder)) == 0
+    assert run(graph, "apply", "--concurrency", "8", str(folder)) == 0
 
     state = graph.emulator.state()
     assert len(state["applications"]) == 50
@@ -304,7 +304,7 @@ def test_fifty_organisations_in_one_command(
     assert capsys.readouterr().out.count("changed") == 50
 
     graph.emulator.reset_writes()
-    assert run(graph, "apply", "--concurrency", "10", str(folder)) == 0
+    assert run(graph, "apply", "--concurrency", "8", str(folder)) == 0
     assert graph.emulator.writes()["total"] == 0
 
 
