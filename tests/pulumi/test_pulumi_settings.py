@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from pulumi_harness import CHECK, FIXTURES, PROMPT_SIDE, SCHEMA, run_program
+import yaml
+from pulumi_harness import CHECK, FIXTURES, PROMPT_SIDE, ROOT, SCHEMA, run_program
 
 from prompt_pulumi.errors import ScimTokenUnavailable, StackConfigInvalid
 from provisioning.errors import OrganisationFileInvalid, SecretUnavailable
@@ -84,3 +85,27 @@ def test_bad_stack_config_stops_the_program_with_what_to_do(
 
     with pytest.raises(error, match=words):
         run_program(stack, config)
+
+
+def test_project_file_points_at_the_program_and_the_virtualenv() -> None:
+    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+
+    # The project name is the config namespace the program reads (prompt:*).
+    assert project["name"] == "prompt"
+    assert (ROOT / project["main"] / "__main__.py").is_file()
+    assert project["runtime"]["name"] == "python"
+    assert project["runtime"]["options"]["virtualenv"] == ".venv"
+    assert "config" not in project
+
+
+def test_example_stack_file_runs_the_program() -> None:
+    stack_file = yaml.safe_load((ROOT / "Pulumi.example.yaml").read_text())
+    config = {
+        key: str(value).lower() if isinstance(value, bool) else str(value)
+        for key, value in stack_file["config"].items()
+    }
+
+    run = run_program("example", config)
+
+    assert run.one(CHECK).inputs["graph_base_url"] == config["prompt:graphBaseUrl"]
+    assert run.one(PROMPT_SIDE).inputs["slug"] == "example"
