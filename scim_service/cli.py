@@ -405,9 +405,13 @@ def serve(
             "--workers 1, or --database-url postgresql+psycopg://user@host/db."
         )
     if run_migrations:
-        store = _open_store(url)
-        store.migrate()
-        store.close()
+        # Once, here, before the workers start (not in each worker).
+        ensure_sqlite_directory(url)
+        store = Store.open(url)
+        try:
+            store.migrate()
+        finally:
+            store.close()
 
     settings = Settings.from_env().with_changes(database_url=url, log_format=log_format)
     os.environ["PROMPT_SCIM_DATABASE_URL"] = url
