@@ -319,7 +319,9 @@ def load_paths(paths: list[Path]) -> list[tuple[Path, OrganisationSpec]]:
 
     loaded: list[tuple[Path, OrganisationSpec]] = []
     first_seen: dict[str, Path] = {}
-    for file in dict.fromkeys(files):
+    # A file named directly and through its folder is loaded once.
+    unique = {file.resolve(): file for file in files[::-1]}
+    for file in sorted(unique.values(), key=files.index):
         spec, file_problems = _load(file)
         problems.extend(file_problems)
         if spec is None:

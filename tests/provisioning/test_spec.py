@@ -281,3 +281,11 @@ def test_secret_ref_missing_source_is_actionable(
         SecretRef(env="PROMPT_TEST_UNSET").resolve(tmp_path)
     with pytest.raises(SecretUnavailable, match="Cannot read the token file"):
         SecretRef(file="missing.txt").resolve(tmp_path)
+
+
+def test_a_file_named_twice_is_loaded_once(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL, "acme.yaml")
+
+    loaded = load_paths([tmp_path, tmp_path / "." / "acme.yaml", path])
+
+    assert [spec.organisation for _, spec in loaded] == ["acme"]
