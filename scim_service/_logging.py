@@ -54,7 +54,9 @@ class KeyValueFormatter(logging.Formatter):
 
 def _kv(value: object) -> str:
     text = "-" if value is None else str(value)
-    return json.dumps(text) if (" " in text or '"' in text) else text
+    # Quote anything that could break the line or fake a field (log injection).
+    plain = text.isprintable() and " " not in text and '"' not in text
+    return text if plain else json.dumps(text)
 
 
 def configure_logging(log_format: str = "json", level: str = "INFO") -> None:

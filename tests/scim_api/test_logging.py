@@ -99,3 +99,17 @@ def test_request_id_is_propagated_or_generated(service: Service) -> None:
     assert len(generated.headers["x-request-id"]) == 32
     events = service.store.audit_events("acme", resource_id=user["id"], limit=5)
     assert [e.request_id for e in events] == ["create-req-1"]
+
+
+def test_access_line_stays_one_line_for_hostile_paths(
+    service: Service, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="scim_service.access")
+    service.organisation("acme")
+    with service.client(service.token("acme")) as scim:
+        response = scim.get("/Users/a%0Afake_field=1%20x")
+
+    record = next(r for r in caplog.records if r.name == "scim_service.access")
+    for formatter in (JsonFormatter(), KeyValueFormatter()):
+        assert "\n" not in formatter.format(record)
+    assert response.status_code == 404
