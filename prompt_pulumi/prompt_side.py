@@ -21,7 +21,7 @@ from pulumi.dynamic import (
 )
 
 import pulumi
-from provisioning.prompt import PromptAdmin
+from provisioning.prompt import ORGANISATION_FIELDS, PromptAdmin
 from provisioning.spec import OrganisationSpec
 
 __all__ = ["PromptOrganisationSettings", "PromptOrganisationSettingsProvider"]
@@ -30,15 +30,9 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# What the manual procedure sets in Prompt before Entra is touched.
-SETTINGS = (
-    "display_name",
-    "tenant_id",
-    "sso_enabled",
-    "provisioning_enabled",
-    "default_department",
-    "default_section",
-)
+# What the manual procedure sets in Prompt before Entra is touched, as the admin
+# API names it.
+SETTINGS = ORGANISATION_FIELDS
 
 
 class PromptOrganisationSettingsProvider(ResourceProvider):
