@@ -242,7 +242,7 @@ class Engine:
     async def _present(
         self, engine: Any, path: Path, spec: Any, check: bool
     ) -> Outcome:
-        async with self._session(engine, spec) as session:
+        async with self._session(engine) as session:
             entra, graph, prompt = session.entra, session.graph, session.prompt(spec)
             plan = await engine.plan_organisation(path, spec, entra, graph, prompt)
             changes = [_change(c) for c in plan.changes]
@@ -256,7 +256,7 @@ class Engine:
             return Outcome(spec.organisation, done, writes, check, _app(app))
 
     async def _absent(self, engine: Any, path: Path, spec: Any, check: bool) -> Outcome:
-        async with self._session(engine, spec) as session:
+        async with self._session(engine) as session:
             entra, prompt = session.entra, session.prompt(spec)
             pending = await _destroy_plan(spec, entra, prompt)
             changes = [_removal(line) for line in pending]
@@ -269,7 +269,7 @@ class Engine:
             )
 
     async def _status(self, engine: Any, path: Path, spec: Any) -> StatusReport:
-        async with self._session(engine, spec) as session:
+        async with self._session(engine) as session:
             entra, graph, prompt = session.entra, session.graph, session.prompt(spec)
             status = await engine.status(spec, entra)
             problems = list(status.problems)
@@ -295,7 +295,7 @@ class Engine:
         )
 
     @asynccontextmanager
-    async def _session(self, engine: Any, spec: Any) -> AsyncIterator[Any]:
+    async def _session(self, engine: Any) -> AsyncIterator[Any]:
         if self.admin_key:
             # The engine's admin client reads the key from its environment only;
             # this is the module's own process, so nothing else sees it.
