@@ -7,36 +7,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
+from engine_support import Graph, PromptService, example_for
+from engine_support import run_cli as run
 
-from provisioning.cli import main
-from provisioning.entra import Timings
 from provisioning.spec import DEFAULT_USER_ATTRIBUTES
 
-if TYPE_CHECKING:
-    from conftest import Graph, PromptService
-
-ROOT = Path(__file__).resolve().parents[2]
-FAST = Timings(
-    attempts=8, first_delay=0.05, max_delay=0.3, visible_reads=1, read_interval=0.01
-)
 USER_ROLE = "User"
 
 
 @pytest.fixture
 def org_file(tmp_path: Path, prompt_service: PromptService) -> Path:
-    """organisations/example.yaml pointed at the SCIM service on loopback."""
-    text = (ROOT / "organisations" / "example.yaml").read_text()
-    path = tmp_path / "example.yaml"
-    path.write_text(text.replace("https://prompt.example.com", prompt_service.url))
-    return path
-
-
-def run(graph: Graph, *args: str) -> int:
-    base = ["--graph-url", graph.url, "--credential", "anonymous"]
-    return main([*base, *args], timings=FAST)
+    return example_for(tmp_path, prompt_service)
 
 
 def only(items: list[dict[str, Any]]) -> dict[str, Any]:

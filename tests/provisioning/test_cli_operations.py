@@ -3,31 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
-from test_cli_apply import FAST, ROOT
+from engine_support import Graph, PromptService, example_for
+from engine_support import run_cli as run
 
-from provisioning.cli import main
 from scim_service.storage import Actor
-
-if TYPE_CHECKING:
-    from conftest import Graph, PromptService
 
 CLI = Actor(kind="cli")
 
 
 @pytest.fixture
 def org_file(tmp_path: Path, prompt_service: PromptService) -> Path:
-    text = (ROOT / "organisations" / "example.yaml").read_text()
-    path = tmp_path / "example.yaml"
-    path.write_text(text.replace("https://prompt.example.com", prompt_service.url))
-    return path
-
-
-def run(graph: Graph, *args: str) -> int:
-    base = ["--graph-url", graph.url, "--credential", "anonymous"]
-    return main([*base, *args], timings=FAST)
+    return example_for(tmp_path, prompt_service)
 
 
 def live_tokens(prompt_service: PromptService) -> list[str]:

@@ -5,24 +5,14 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
-from conftest import ADMIN_KEY
-from test_cli_apply import FAST, ROOT
+from engine_support import ADMIN_KEY, ROOT, Graph, PromptService
+from engine_support import run_cli as run
 
-from provisioning.cli import main
 from scim_service.storage import Actor
 
-if TYPE_CHECKING:
-    from conftest import Graph, PromptService
-
 CLI = Actor(kind="cli")
-
-
-def run(graph: Graph, *args: str) -> int:
-    base = ["--graph-url", graph.url, "--credential", "anonymous"]
-    return main([*base, *args], timings=FAST)
 
 
 def example(tmp_path: Path, prompt_service: PromptService, token: str) -> Path:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
-from typing import TYPE_CHECKING
 
 import pytest
+from engine_support import PromptService, free_port
 
 from provisioning.errors import (
     PromptAdminError,
@@ -15,15 +14,6 @@ from provisioning.errors import (
     PromptAdminUnreachable,
 )
 from provisioning.prompt import PromptAdmin
-
-if TYPE_CHECKING:
-    from conftest import PromptService
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_organisation_and_token_lifecycle(
