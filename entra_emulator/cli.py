@@ -104,7 +104,7 @@ def seed(users: int, groups: int, domain: str, disabled: int, random_seed: int) 
 def _admin(url: str, method: str, path: str) -> httpx.Response:
     try:
         response = httpx.request(
-            method, url.rstrip("/") + "/_emulator" + path, timeout=600
+            method, url.rstrip("/") + "/_emulator" + path, timeout=3600
         )
     except httpx.HTTPError as exc:
         raise click.ClickException(
