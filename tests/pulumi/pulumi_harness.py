@@ -129,7 +129,7 @@ class Registered:
 class RecordingMonitor(pulumi_mocks.MockMonitor):
     """MockMonitor that also keeps each registration request."""
 
-    def __init__(self, mocks: GraphMocks) -> None:
+    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
         super().__init__(mocks)
         self.registered: list[Registered] = []
 
@@ -193,14 +193,20 @@ def secret_value(wire: Any) -> Any:
 
 
 def run_program(
-    stack: str, config: dict[str, str], secret_keys: tuple[str, ...] = ()
+    stack: str,
+    config: dict[str, str],
+    secret_keys: tuple[str, ...] = (),
+    mocks: pulumi.runtime.Mocks | None = None,
 ) -> ProgramRun:
-    """Run pulumi/__main__.py for `stack` with `config` (prompt:* keys) under mocks."""
+    """Run pulumi/__main__.py for `stack` with `config` (prompt:* keys) under mocks.
+
+    `mocks` default to GraphMocks (fixed ids, nothing called).
+    """
     # The SDK's mocks use the thread's event loop; an earlier asyncio.run() (any
     # provider call) leaves the main thread without one.
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    mocks = GraphMocks()
+    mocks = mocks or GraphMocks()
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(
         mocks, project="prompt", stack=stack, preview=False, monitor=monitor
@@ -230,4 +236,4 @@ def run_program(
         pulumi.runtime.set_all_config({})
         asyncio.set_event_loop(None)
         loop.close()
-    return ProgramRun(monitor.registered, outputs, mocks.calls)
+    return ProgramRun(monitor.registered, outputs, getattr(mocks, "calls", []))
