@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from pulumi_harness import (
@@ -252,3 +253,30 @@ def test_config_token_overrides_the_file_and_is_secret() -> None:
 
     assert secret_value(values["SecretToken"]) == "token-from-stack-config"
     assert run.all(PROMPT_SIDE) == []
+
+
+def test_scope_all_groups_on_and_provisioning_off_reach_the_resources(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PROMPT_SCIM_TOKEN_ACME", ENV_TOKEN)
+    text = (FIXTURES / "acme.yaml").read_text()
+    text = text.replace("  scope: assigned\n  groups: false\n", "")
+    text = text.replace("  notification_email: it-ops@acme.example\n", "")
+    text = text.replace(
+        "provisioning:\n",
+        "provisioning:\n  scope: all\n  groups: true\n  enabled: false\n",
+    )
+    path = tmp_path / "acme.yaml"
+    path.write_text(text)
+
+    run = run_program("acme", {"prompt:organisationFile": str(path)})
+    credentials = run.one(SECRET).inputs["credentials"]
+    values = {item["key"]: item["value"] for item in credentials}
+
+    assert values["SyncAll"] == "true"
+    assert json.loads(values["SyncNotificationSettings"]) == {
+        "Enabled": False,
+        "Recipients": "",
+    }
+    assert run.one(SCHEMA).inputs["groups"] is True
+    assert run.one(START).inputs["enabled"] is False
