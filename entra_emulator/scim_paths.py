@@ -11,6 +11,7 @@ path-less replace keyed by attribute path.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -45,6 +46,7 @@ class TargetPath:
         )
 
 
+@functools.lru_cache(maxsize=1024)
 def parse_target(raw: str) -> TargetPath:
     """Split a targetAttributeName into schema, attribute, filter, sub-attribute."""
     schema = None
