@@ -7,11 +7,22 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from engine_support import ADMIN_KEY, SEED, Graph, PromptService, ServerThread
+from engine_support import (
+    ADMIN_KEY,
+    SEED,
+    Graph,
+    PromptService,
+    ServerThread,
+    free_port,
+)
 
 from scim_service.api.app import create_app
 from scim_service.settings import Settings
 from scim_service.storage import Store
+
+# Suites without a package do `from conftest import free_port`; with several
+# conftest.py files on sys.path they may get this one, so it offers the same.
+__all__ = ["free_port"]
 
 
 @pytest.fixture(scope="session")
