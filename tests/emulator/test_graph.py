@@ -11,6 +11,7 @@ from kiota_abstractions.base_request_configuration import RequestConfiguration
 from msgraph.generated.application_templates.item.instantiate.instantiate_post_request_body import (  # noqa: E501
     InstantiatePostRequestBody,
 )
+from msgraph.generated.groups.groups_request_builder import GroupsRequestBuilder
 from msgraph.generated.models.app_role_assignment import AppRoleAssignment
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.models.service_principal import ServicePrincipal
@@ -100,6 +101,11 @@ def test_service_principals_filter_and_select(graph_url: str) -> None:
         app_id = found.value[0].app_id
         by_app = await graph.service_principals_with_app_id(app_id).get()
         assert by_app.id == sp_id
+        config = RequestConfiguration(
+            query_parameters=query(filter=f"appId eq '{app_id}'")
+        )
+        found = await graph.service_principals.get(request_configuration=config)
+        assert [s.id for s in found.value] == [sp_id]
 
     asyncio.run(scenario())
 
@@ -383,6 +389,14 @@ def test_users_and_groups_lookup(graph_url: str, emulator: Emulator) -> None:
 
         groups = await graph.groups.get()
         assert {g.display_name for g in groups.value} == {"Sales", "Inner", "Outer"}
+        by_name = await graph.groups.get(
+            request_configuration=RequestConfiguration(
+                query_parameters=GroupsRequestBuilder.GroupsRequestBuilderGetQueryParameters(
+                    filter="displayName eq 'Sales'"
+                )
+            )
+        )
+        assert [g.id for g in by_name.value] == [emulator.group("Sales").id]
         sales = emulator.group("Sales").id
         members = await graph.groups.by_group_id(sales).members.get()
         assert {m.display_name for m in members.value} == {
