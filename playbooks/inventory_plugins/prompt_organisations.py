@@ -57,7 +57,7 @@ plugin: prompt_organisations
 plugin: prompt_organisations
 paths:
   - /srv/prompt/organisations
-  - ../../examples/gitops/acme.yaml
+  - ../../staging/acme.yaml
 
 # run against another folder without editing the file:
 #   PROMPT_ORGANISATIONS_PATH=/srv/orgs ansible-inventory \
@@ -96,51 +96,57 @@ class InventoryModule(BaseInventoryPlugin):  # type: ignore[misc]
         self.inventory.add_group(GROUP)
         self.inventory.add_group(INVALID_GROUP)
 
+        # File by file, not provisioning.spec.load_paths: that one refuses the whole
+        # set for one bad file, here a bad file fails only its own host.
         seen: dict[str, Path] = {}
+        invalid: list[tuple[str, Path, str]] = []
         for file in files:
-            self._add_organisation(file, seen)
+            spec, problem = load_spec(file)
+            if spec is None:
+                invalid.append((file.stem, file, str(problem)))
+            elif spec.organisation in seen:
+                problem = (
+                    f"{file}: organisation '{spec.organisation}' is also defined in "
+                    f"{seen[spec.organisation]}; each organisation slug must appear "
+                    "in exactly one file"
+                )
+                invalid.append((f"{file.stem}-duplicate", file, problem))
+            else:
+                seen[spec.organisation] = file
+                self._add_host(spec.organisation, GROUP, file, spec=spec)
 
-    def _add_organisation(self, file: Path, seen: dict[str, Path]) -> None:
+        for name, file, problem in invalid:
+            # Never merge a bad file into the host of a valid organisation.
+            host = f"{name}-invalid" if name in seen else name
+            self._add_host(host, INVALID_GROUP, file, error=problem)
+
+    def _add_host(
+        self,
+        name: str,
+        group: str,
+        file: Path,
+        *,
+        spec: Any = None,
+        error: str | None = None,
+    ) -> None:
         host_vars: dict[str, Any] = {
             "ansible_connection": "local",
             "ansible_python_interpreter": self.get_option("interpreter")
             or sys.executable,
             "prompt_organisation_file": str(file),
         }
-        spec, problem = load_spec(file)
-        if spec is None:
-            self._add_host(file.stem, INVALID_GROUP, host_vars, problem)
-            return
-
-        slug = spec.organisation
-        if slug in seen:
-            problem = (
-                f"{file}: organisation '{slug}' is also defined in {seen[slug]}; "
-                "each organisation slug must appear in exactly one file"
+        if spec is not None:
+            host_vars.update(
+                prompt_organisation_slug=spec.organisation,
+                prompt_display_name=spec.display_name,
+                prompt_tenant_id=spec.entra.tenant_id,
             )
-            self._add_host(f"{file.stem}-duplicate", INVALID_GROUP, host_vars, problem)
-            return
+        if error is not None:
+            host_vars["prompt_organisation_error"] = error
 
-        seen[slug] = file
-        host_vars.update(
-            prompt_organisation_slug=slug,
-            prompt_display_name=spec.display_name,
-            prompt_tenant_id=spec.entra.tenant_id,
-        )
-        self._add_host(slug, GROUP, host_vars, None)
-
-    def _add_host(
-        self,
-        name: str,
-        group: str,
-        host_vars: dict[str, Any],
-        error: str | None,
-    ) -> None:
         self.inventory.add_host(name, group=group)
         for key, value in host_vars.items():
             self.inventory.set_variable(name, key, value)
-        if error is not None:
-            self.inventory.set_variable(name, "prompt_organisation_error", error)
 
 
 def organisation_files(paths: list[Path]) -> list[Path]:

@@ -85,13 +85,18 @@ def test_invalid_and_duplicate_files_become_failing_hosts(
     (organisations_dir / "broken.yaml").write_text(
         organisation_yaml("broken", tenant_id="not-a-guid")
     )
+    # A bad file named like a valid organisation must not fail that one.
+    (organisations_dir / "globex.yaml").write_text("organisation: globex\n")
+    (organisations_dir / "other.yaml").write_text(organisation_yaml("globex"))
 
     listed = inventory(run_ansible, organisations_dir)
 
-    assert listed["prompt_organisations"]["hosts"] == ["acme"]
+    assert sorted(listed["prompt_organisations"]["hosts"]) == ["acme", "globex"]
     invalid = listed["prompt_organisations_invalid"]["hosts"]
-    assert sorted(invalid) == ["acme-duplicate", "broken"]
+    assert sorted(invalid) == ["acme-duplicate", "broken", "globex-invalid"]
     hostvars = listed["_meta"]["hostvars"]
+    assert "prompt_organisation_error" not in hostvars["globex"]
+    assert hostvars["globex"]["prompt_organisation_file"].endswith("other.yaml")
     assert "tenant_id" in hostvars["broken"]["prompt_organisation_error"]
     assert "GUID" in hostvars["broken"]["prompt_organisation_error"]
     assert "exactly one file" in hostvars["acme-duplicate"]["prompt_organisation_error"]
