@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ansible_support import ansible_runner
+
+from .ansible_support import ansible_runner
 
 PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
 

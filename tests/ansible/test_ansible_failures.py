@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ansible_support import Landscape, landscape
+
+from .ansible_support import Landscape, landscape
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ansible_support import ansible_runner, organisation_yaml
+
+from .ansible_support import ansible_runner, organisation_yaml
 
 INVENTORY = "playbooks/inventory/organisations.yml"
 

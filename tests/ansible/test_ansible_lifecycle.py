@@ -11,7 +11,8 @@ from typing import Any
 
 import httpx
 import pytest
-from ansible_support import ADMIN_KEY, Landscape, landscape
+
+from .ansible_support import ADMIN_KEY, Landscape, landscape
 
 pytestmark = pytest.mark.slow
 

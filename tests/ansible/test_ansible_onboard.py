@@ -11,7 +11,8 @@ from typing import Any
 
 import httpx
 import pytest
-from ansible_support import Landscape, Run, landscape
+
+from .ansible_support import Landscape, Run, landscape
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from conftest import free_port
+
+from tests.conftest import free_port
 
 from .conftest import SEED
 from .graph_sdk import HTTP

@@ -437,3 +437,23 @@ def test_validate_saved_credentials(
     failed = HTTP.post(job_url, json={"useSavedCredentials": True})
     assert failed.status_code == 400
     assert failed.json()["error"]["code"] == "BadRequest"
+
+
+@pytest.mark.parametrize(
+    ("path", "clause", "status"),
+    [
+        ("/servicePrincipals", "notes eq 'x'", 400),
+        ("/servicePrincipals", "tags/any(t:t eq 'x')", 200),
+        ("/servicePrincipals", "startswith(displayName,'Pro')", 200),
+        ("/applications", "appId eq 'x' or displayName eq 'y'", 200),
+        ("/users", "accountEnabled eq false", 200),
+        ("/users", "shoeSize eq 44", 400),
+        ("/auditLogs/provisioning", "provisioningStatusInfo/status eq 'failure'", 200),
+        ("/groups", "displayName eq", 400),
+    ],
+)
+def test_filter_support_follows_graph(
+    graph_url: str, path: str, clause: str, status: int
+) -> None:
+    response = HTTP.get(f"{graph_url}/v1.0{path}", params={"$filter": clause})
+    assert response.status_code == status, response.text

@@ -7,7 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from engine_support import (
+
+from scim_service.api.app import create_app
+from scim_service.settings import Settings
+from scim_service.storage import Store
+
+from .engine_support import (
     ADMIN_KEY,
     SEED,
     Graph,
@@ -15,10 +20,6 @@ from engine_support import (
     ServerThread,
     free_port,
 )
-
-from scim_service.api.app import create_app
-from scim_service.settings import Settings
-from scim_service.storage import Store
 
 # Suites without a package do `from conftest import free_port`; with several
 # conftest.py files on sys.path they may get this one, so it offers the same.

@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_support import Graph, PromptService, example_for
-from engine_support import run_cli as run
 
 from provisioning.spec import DEFAULT_USER_ATTRIBUTES
+
+from .engine_support import Graph, PromptService, example_for
+from .engine_support import run_cli as run
 
 USER_ROLE = "User"
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from engine_support import Graph, PromptService, example_for
-from engine_support import run_cli as run
 
 from scim_service.storage import Actor
+
+from .engine_support import Graph, PromptService, example_for
+from .engine_support import run_cli as run
 
 CLI = Actor(kind="cli")
 

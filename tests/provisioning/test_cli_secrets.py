@@ -7,10 +7,11 @@ import logging
 from pathlib import Path
 
 import pytest
-from engine_support import ADMIN_KEY, ROOT, Graph, PromptService
-from engine_support import run_cli as run
 
 from scim_service.storage import Actor
+
+from .engine_support import ADMIN_KEY, ROOT, Graph, PromptService
+from .engine_support import run_cli as run
 
 CLI = Actor(kind="cli")
 

@@ -6,10 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from engine_support import ROOT, Graph, PromptService, example_for
-from engine_support import run_cli as run
 
 from provisioning import _fingerprint
+
+from .engine_support import ROOT, Graph, PromptService, example_for
+from .engine_support import run_cli as run
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import asyncio
 import logging
 
 import pytest
-from engine_support import PromptService, free_port
 
 from provisioning.errors import (
     PromptAdminError,
@@ -14,6 +13,8 @@ from provisioning.errors import (
     PromptAdminUnreachable,
 )
 from provisioning.prompt import PromptAdmin
+
+from .engine_support import PromptService, free_port
 
 
 def test_organisation_and_token_lifecycle(

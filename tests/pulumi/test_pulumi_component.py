@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from pulumi_harness import (
+
+from .pulumi_harness import (
     APP_ID,
     APP_OBJECT_ID,
     APPLICATION,

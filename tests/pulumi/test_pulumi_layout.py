@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 from pulumi.dynamic.dynamic import serialize_provider
-from pulumi_harness import ROOT
 
 from prompt_pulumi.prompt_side import PromptOrganisationSettingsProvider
 from prompt_pulumi.providers import (
@@ -15,6 +14,8 @@ from prompt_pulumi.providers import (
     SynchronizationJobStartProvider,
     SynchronizationSchemaProvider,
 )
+
+from .pulumi_harness import ROOT
 
 PROVIDERS = [
     SynchronizationSchemaProvider,

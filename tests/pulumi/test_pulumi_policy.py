@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pulumi_azuread as azuread
 import pytest
-from pulumi_harness import (
+
+import pulumi
+from prompt_pulumi.policy import Registration, adopted_without_retain
+
+from .pulumi_harness import (
     FIXTURES,
     SERVICE_PRINCIPAL,
     GraphMocks,
@@ -13,9 +17,6 @@ from pulumi_harness import (
     Registered,
     run_program,
 )
-
-import pulumi
-from prompt_pulumi.policy import Registration, adopted_without_retain
 
 
 def registrations(registered: list[Registered]) -> list[Registration]:

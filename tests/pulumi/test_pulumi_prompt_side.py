@@ -10,11 +10,12 @@ from typing import Any
 
 import httpx
 import pytest
-from pulumi_harness import PROVIDER_BLOB, TENANT
-from scim_api._server import ADMIN_KEY, Service, start_service
 
 from prompt_pulumi.prompt_side import PromptOrganisationSettingsProvider
 from provisioning.errors import PromptAdminUnauthorized
+from tests.scim_api._server import ADMIN_KEY, Service, start_service
+
+from .pulumi_harness import PROVIDER_BLOB, TENANT
 
 
 @dataclass

@@ -14,8 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-from pulumi_harness import PROVIDER_BLOB, TENANT
-from scim_api._server import ADMIN_KEY, Service, start_service
 
 from entra_emulator.server import Emulator
 from prompt_pulumi.providers import (
@@ -28,6 +26,9 @@ from provisioning.entra import AppRef, Entra, Timings
 from provisioning.errors import CredentialsRejected
 from provisioning.graph import GraphConfig, open_client
 from provisioning.spec import DEFAULT_USER_ATTRIBUTES
+from tests.scim_api._server import ADMIN_KEY, Service, start_service
+
+from .pulumi_harness import PROVIDER_BLOB, TENANT
 
 # Each provider call builds its own Graph client (about 0.2 s here): the file
 # takes some 20 s in all, though no single test takes more than about a second.

@@ -18,7 +18,14 @@ import dill
 import httpx
 import pytest
 from pulumi.runtime import rpc
-from pulumi_harness import (
+
+import pulumi
+from entra_emulator.server import Emulator
+from provisioning.mappings import schema_drift
+from provisioning.spec import ProvisioningSettings
+from tests.scim_api._server import ADMIN_KEY, Service, start_service
+
+from .pulumi_harness import (
     APPLICATION,
     ASSIGNMENT,
     JOB,
@@ -27,12 +34,6 @@ from pulumi_harness import (
     TENANT,
     run_program,
 )
-from scim_api._server import ADMIN_KEY, Service, start_service
-
-import pulumi
-from entra_emulator.server import Emulator
-from provisioning.mappings import schema_drift
-from provisioning.spec import ProvisioningSettings
 
 # Creates go over HTTP, each dynamic call builds its own Graph client, and the
 # SCIM service and the emulator start: a few seconds in all.

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from pulumi_harness import CHECK, FIXTURES, PROMPT_SIDE, ROOT, SCHEMA, run_program
 
 from prompt_pulumi.errors import ScimTokenUnavailable, StackConfigInvalid
 from provisioning.errors import OrganisationFileInvalid, SecretUnavailable
+
+from .pulumi_harness import CHECK, FIXTURES, PROMPT_SIDE, ROOT, SCHEMA, run_program
 
 
 def test_relative_organisation_file_is_read_from_the_project_root(

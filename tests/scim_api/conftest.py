@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from scim_api._server import Service, join_stopped_servers, start_service
 from scim_service.storage import Store
+from tests.scim_api._server import Service, join_stopped_servers, start_service
 
 
 @pytest.fixture(scope="session", autouse=True)

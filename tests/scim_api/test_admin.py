@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from scim_api._server import Service, start_service
-from scim_api.test_entra import entra_user
+from tests.scim_api._server import Service, start_service
+from tests.scim_api.test_entra import entra_user
 
 ACME = {
     "slug": "acme",

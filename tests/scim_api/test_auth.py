@@ -9,8 +9,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from scim_api._server import SCIM_JSON, TEST_ACTOR, Service, start_service
-from scim_api.test_entra import entra_user
+from tests.scim_api._server import SCIM_JSON, TEST_ACTOR, Service, start_service
+from tests.scim_api.test_entra import entra_user
 
 UNAUTHORIZED_DETAIL = (
     "The bearer token is missing, unknown or revoked. Use a current Provisioning "

@@ -13,8 +13,8 @@ import httpx
 import pytest
 from click.testing import CliRunner, Result
 
-from scim_api._server import free_port
 from scim_service.cli import cli
+from tests.scim_api._server import free_port
 
 
 def run(url: str, *args: str) -> Result:

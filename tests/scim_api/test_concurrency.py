@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from scim_api._server import Service, start_service
-from scim_api.test_entra import entra_user
+from tests.scim_api._server import Service, start_service
+from tests.scim_api.test_entra import entra_user
 
 CLIENTS = 20
 

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from scim_api._server import SCIM_JSON, Service
+from tests.scim_api._server import SCIM_JSON, Service
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 PROMPT = "urn:prompt:params:scim:schemas:extension:prompt:2.0:User"

@@ -7,9 +7,9 @@ import logging
 
 import pytest
 
-from scim_api._server import ADMIN_KEY, Service
-from scim_api.test_entra import entra_user, patch
 from scim_service._logging import JsonFormatter, KeyValueFormatter
+from tests.scim_api._server import ADMIN_KEY, Service
+from tests.scim_api.test_entra import entra_user, patch
 
 
 def test_no_secret_ever_reaches_the_logs(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from scim_api._server import Service
+from tests.scim_api._server import Service
 
 
 def test_health_and_readiness(service: Service) -> None:

@@ -8,8 +8,8 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from scim_api._server import SCIM_JSON, Service
-from scim_api.test_entra import entra_user
+from tests.scim_api._server import SCIM_JSON, Service
+from tests.scim_api.test_entra import entra_user
 
 ERROR_URN = "urn:ietf:params:scim:api:messages:2.0:Error"
 
@@ -161,7 +161,7 @@ def test_oversized_body_is_413(acme: httpx.Client) -> None:
 
 
 def test_public_base_url_shapes_locations(sqlite_url: str) -> None:
-    from scim_api._server import start_service
+    from tests.scim_api._server import start_service
 
     for service in start_service(
         sqlite_url, migrate=False, base_url="https://prompt.example.com"

@@ -9,7 +9,7 @@ from scim2_client.engines.httpx2 import SyncSCIMClient
 from scim2_tester import check_server
 from scim2_tester.utils import Status
 
-from scim_api._server import Service
+from tests.scim_api._server import Service
 
 
 def test_scim2_tester_finds_no_error(service: Service) -> None:

@@ -2,7 +2,7 @@ import uuid
 
 import httpx
 
-from scim_api._server import SCIM_JSON
+from tests.scim_api._server import SCIM_JSON
 
 
 def test_probe_with_random_guid_answers_empty_list(acme: httpx.Client) -> None:

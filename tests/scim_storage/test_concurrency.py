@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from scim_service.errors import UniquenessConflict
 from scim_service.storage import Organisation, Store
 from scim_service.storage.tables import resources
-from scim_storage.conftest import SCIM
+from tests.scim_storage.conftest import SCIM
 
 T = TypeVar("T")
 THREADS = 16

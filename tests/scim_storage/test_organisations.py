@@ -11,7 +11,7 @@ from scim_service.errors import (
 )
 from scim_service.storage import Organisation, Store
 from scim_service.storage._accounts import validate_slug
-from scim_storage.conftest import ADMIN
+from tests.scim_storage.conftest import ADMIN
 
 
 def test_create_get_list(store: Store, org: Organisation) -> None:

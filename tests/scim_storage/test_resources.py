@@ -8,7 +8,7 @@ import pytest
 
 from scim_service.errors import ResourceNotFound, UniquenessConflict
 from scim_service.storage import PROMPT_EXTENSION, Organisation, Store
-from scim_storage.conftest import SCIM
+from tests.scim_storage.conftest import SCIM
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from scim_service.errors import OrganisationNotFound, TokenNotFound
 from scim_service.storage import Organisation, Store
 from scim_service.storage.tables import audit_events, tokens
-from scim_storage.conftest import ADMIN
+from tests.scim_storage.conftest import ADMIN
 
 
 def test_issued_secret_is_long_random_and_stored_only_as_sha256(

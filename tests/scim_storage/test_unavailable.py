@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import free_port
 
 from scim_service.errors import StoreUnavailable
 from scim_service.storage import Store
-from scim_storage.conftest import ADMIN, SCIM
+from tests.conftest import free_port
+from tests.scim_storage.conftest import ADMIN, SCIM
 
 SECRET = "pscim_" + "s3cr3t" * 8
 
