@@ -27,11 +27,12 @@ def collection(
     *,
     default_top: int = 100,
     shape: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    filterable: frozenset[str] | None = None,
 ) -> JSONResponse:
     """Filter, page and select a list of Graph objects into a collection response."""
     text = ctx.query("filter")
     if text:
-        predicate = parse_filter(text)
+        predicate = parse_filter(text, filterable)
         items = [item for item in items if predicate(item)]
 
     top = min(_int_option(ctx, "top", default_top), 999) or default_top
@@ -51,3 +52,94 @@ def collection(
             url.include_query_params(**{"$skiptoken": skip + top})
         )
     return json_response(body)
+
+
+# Properties Graph v1.0 documents as supporting $filter, per collection.
+SERVICE_PRINCIPAL_FILTERS = frozenset(
+    [
+        "id",
+        "appId",
+        "displayName",
+        "tags",
+        "applicationTemplateId",
+        "servicePrincipalNames",
+        "accountEnabled",
+        "appOwnerOrganizationId",
+        "servicePrincipalType",
+        "preferredSingleSignOnMode",
+        "description",
+    ]
+)
+APPLICATION_FILTERS = frozenset(
+    [
+        "id",
+        "appId",
+        "displayName",
+        "tags",
+        "applicationTemplateId",
+        "identifierUris",
+        "signInAudience",
+        "createdDateTime",
+        "publisherDomain",
+        "description",
+        "serviceManagementReference",
+    ]
+)
+USER_FILTERS = frozenset(
+    [
+        "id",
+        "userPrincipalName",
+        "displayName",
+        "givenName",
+        "surname",
+        "mail",
+        "mailNickname",
+        "accountEnabled",
+        "department",
+        "jobTitle",
+        "employeeId",
+        "city",
+        "country",
+        "state",
+        "companyName",
+        "officeLocation",
+        "preferredLanguage",
+    ]
+)
+GROUP_FILTERS = frozenset(
+    [
+        "id",
+        "displayName",
+        "mailNickname",
+        "mail",
+        "mailEnabled",
+        "securityEnabled",
+        "groupTypes",
+        "description",
+    ]
+)
+ASSIGNMENT_FILTERS = frozenset(["resourceId", "principalId", "appRoleId"])
+LOG_FILTERS = frozenset(
+    [
+        "id",
+        "activityDateTime",
+        "tenantId",
+        "jobId",
+        "changeId",
+        "cycleId",
+        "provisioningAction",
+        "durationInMilliseconds",
+        "provisioningStatusInfo/status",
+        "sourceSystem/displayName",
+        "targetSystem/displayName",
+        "sourceIdentity/identityType",
+        "sourceIdentity/id",
+        "sourceIdentity/displayName",
+        "targetIdentity/identityType",
+        "targetIdentity/id",
+        "targetIdentity/displayName",
+        "servicePrincipal/id",
+        "servicePrincipal/name",
+        "initiatedBy/displayName",
+    ]
+)

@@ -13,7 +13,12 @@ from typing import Any
 
 from starlette.responses import Response
 
-from ._paging import collection
+from ._paging import (
+    APPLICATION_FILTERS,
+    ASSIGNMENT_FILTERS,
+    SERVICE_PRINCIPAL_FILTERS,
+    collection,
+)
 from .errors import GraphError
 from .routing import Ctx, json_response, no_content, now_iso, route
 
@@ -163,7 +168,7 @@ async def instantiate(ctx: Ctx) -> Response:
 async def list_applications(ctx: Ctx) -> Response:
     with ctx.emulator.lock:
         items = list(ctx.emulator.applications.values())
-    return collection(ctx, items)
+    return collection(ctx, items, filterable=APPLICATION_FILTERS)
 
 
 @route("GET", "/applications/{app}")
@@ -210,7 +215,7 @@ async def delete_application(ctx: Ctx) -> Response:
 async def list_service_principals(ctx: Ctx) -> Response:
     with ctx.emulator.lock:
         items = list(ctx.emulator.service_principals.values())
-    return collection(ctx, items)
+    return collection(ctx, items, filterable=SERVICE_PRINCIPAL_FILTERS)
 
 
 @route("GET", "/servicePrincipals/{sp}")
@@ -350,7 +355,8 @@ def _assignments(ctx: Ctx, key: str, value: str) -> list[dict[str, Any]]:
 @route("GET", "/servicePrincipals/{sp}/appRoleAssignedTo")
 async def list_assigned_to(ctx: Ctx) -> Response:
     service_principal(ctx, ctx.params["sp"])
-    return collection(ctx, _assignments(ctx, "resourceId", ctx.params["sp"]))
+    items = _assignments(ctx, "resourceId", ctx.params["sp"])
+    return collection(ctx, items, filterable=ASSIGNMENT_FILTERS)
 
 
 @route("POST", "/servicePrincipals/{sp}/appRoleAssignedTo")

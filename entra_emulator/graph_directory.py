@@ -10,7 +10,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from ._paging import collection
+from ._paging import ASSIGNMENT_FILTERS, GROUP_FILTERS, USER_FILTERS, collection
 from .directory import DEFAULT_USER_SELECT, Group, User
 from .errors import GraphError
 from .graph_apps import create_assignment
@@ -68,7 +68,7 @@ async def list_users(ctx: Ctx) -> Response:
             for u in ctx.emulator.directory.users.values()
             if not u.soft_deleted
         ]
-    return collection(ctx, users, shape=_user_default)
+    return collection(ctx, users, shape=_user_default, filterable=USER_FILTERS)
 
 
 @route("GET", "/users/{user}")
@@ -80,7 +80,7 @@ async def get_user(ctx: Ctx) -> Response:
 async def list_groups(ctx: Ctx) -> Response:
     with ctx.emulator.lock:
         groups = [g.graph_json() for g in ctx.emulator.directory.groups.values()]
-    return collection(ctx, groups)
+    return collection(ctx, groups, filterable=GROUP_FILTERS)
 
 
 @route("GET", "/groups/{group}")
@@ -118,7 +118,7 @@ def _principal_assignments(ctx: Ctx, principal_id: str) -> Response:
             for a in ctx.emulator.assignments.values()
             if a["principalId"] == principal_id
         ]
-    return collection(ctx, items)
+    return collection(ctx, items, filterable=ASSIGNMENT_FILTERS)
 
 
 @route("GET", "/users/{user}/appRoleAssignments")

@@ -17,7 +17,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from ._paging import collection
+from ._paging import LOG_FILTERS, collection
 from .errors import ExpressionError, GraphError, ScimRequestFailed
 from .expressions import evaluate, parse, to_source_json
 from .graph_apps import service_principal
@@ -447,4 +447,4 @@ async def provision_on_demand(ctx: Ctx) -> Response:
 async def provisioning_logs(ctx: Ctx) -> Response:
     with ctx.emulator.lock:
         items = ctx.emulator.logs[::-1]  # entries are never changed once recorded
-    return collection(ctx, items, default_top=50)
+    return collection(ctx, items, default_top=50, filterable=LOG_FILTERS)

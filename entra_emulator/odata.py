@@ -95,6 +95,7 @@ class _Parser:
         self.text = text
         self.toks = _tokens(text)
         self.pos = 0
+        self.properties: set[str] = set()
 
     def peek(self) -> tuple[str, str] | None:
         return self.toks[self.pos] if self.pos < len(self.toks) else None
@@ -158,11 +159,13 @@ class _Parser:
         if op not in _COMPARATORS:
             raise invalid_filter(self.text, f"unsupported operator {op}")
         right = self.value()
+        self.properties.add(word)
         return lambda it: _compare(_resolve(it, word), op, right)
 
     def string_function(self, name: str) -> Predicate:
         self.take("(")
         path = self.take()[1]
+        self.properties.add(path)
         self.take(",")
         arg = str(self.value()).casefold()
         self.take(")")
@@ -179,6 +182,7 @@ class _Parser:
         return check
 
     def lambda_expr(self, path: str, quantifier: str) -> Predicate:
+        self.properties.add(path)
         self.take("(")
         var = self.take()[1]
         self.take(":")
@@ -199,9 +203,24 @@ class _Parser:
         return check
 
 
-def parse_filter(text: str) -> Predicate:
-    """Compile an OData $filter string into a predicate over Graph JSON objects."""
-    return _Parser(text).parse()
+def parse_filter(text: str, filterable: frozenset[str] | None = None) -> Predicate:
+    """Compile an OData $filter string into a predicate over Graph JSON objects.
+
+    With `filterable`, a clause on any other property answers 400 as Graph does for
+    properties that do not support $filter (e.g. servicePrincipal notes).
+    """
+    parser = _Parser(text)
+    predicate = parser.parse()
+    if filterable is not None:
+        for prop in sorted(parser.properties):
+            if prop not in filterable:
+                raise GraphError(
+                    400,
+                    "Request_UnsupportedQuery",
+                    f"Unsupported or invalid query filter clause specified for "
+                    f"property '{prop}'.",
+                )
+    return predicate
 
 
 def apply_select(item: dict[str, Any], select: str | None) -> dict[str, Any]:
