@@ -52,6 +52,7 @@ class Snapshot:
     base: str
     token: str
     sync_all: bool
+    skip_out_of_scope: bool
     user_rule: ObjectRule | None
     group_rule: ObjectRule | None
     groups: dict[str, GroupView]
@@ -74,6 +75,10 @@ def _source_attributes(user_id: str, props: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _flag(secrets: dict[str, str], key: str) -> bool:
+    return secrets.get(key, "false").strip().lower() == "true"
+
+
 def take_snapshot(emulator: Emulator, job: Job) -> Snapshot:
     """Copy what a cycle reads, under the emulator lock, so the cycle runs lock-free."""
     with emulator.lock:
@@ -86,7 +91,7 @@ def take_snapshot(emulator: Emulator, job: Job) -> Snapshot:
         inactive = {
             u.id for u in directory.users.values() if u.soft_deleted or not u.enabled
         }
-        sync_all = secrets.get("SyncAll", "false").strip().lower() == "true"
+        sync_all = _flag(secrets, "SyncAll")
         in_scope: set[str] = set(users) if sync_all else set()
         groups_in_scope: set[str] = set(directory.groups) if sync_all else set()
         for assignment in emulator.assignments.values():
@@ -116,6 +121,7 @@ def take_snapshot(emulator: Emulator, job: Job) -> Snapshot:
         base=secrets.get("BaseAddress", ""),
         token=secrets.get("SecretToken", ""),
         sync_all=sync_all,
+        skip_out_of_scope=_flag(secrets, "SkipOutOfScopeDeletions"),
         user_rule=user_rule,
         group_rule=group_rule,
         groups=groups,
@@ -228,8 +234,10 @@ class UserSync:
         for attribute, path, value in values:
             if value is None or attribute.flow_type == "ObjectAddOnly":
                 continue
-            if not in_scope and not attribute.follows_soft_delete:
-                continue
+            if not in_scope and (
+                self.snap.skip_out_of_scope or not attribute.follows_soft_delete
+            ):
+                continue  # out of scope: only the disable, unless skipped (MS-SKIP)
             current = read(resource, path)
             wire = wire_value(path, value, self.compliant)
             if not same(wire, current):

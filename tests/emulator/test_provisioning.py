@@ -570,3 +570,26 @@ def test_probe_answering_404_quarantines_as_incompatible(
         "SystemForCrossDomainIdentityManagementServiceIncompatible"
     )
     assert scim.users == {}
+
+
+def test_skip_out_of_scope_deletions(
+    emulator: Emulator, graph_url: str, scim: RecordingScim, scim_url: str
+) -> None:
+    ids = _setup(emulator, graph_url, scim, scim_url)
+    assignment = assign(
+        graph_url, ids.sp_id, emulator.user(UPN.format("ada.lovelace")).id
+    )
+    secrets = {"value": [{"key": "SkipOutOfScopeDeletions", "value": "True"}]}
+    HTTP.put(
+        f"{graph_url}/v1.0/servicePrincipals/{ids.sp_id}/synchronization/secrets",
+        json=secrets,
+    )
+    emulator.cycle(ids.job_id)
+
+    unassign(graph_url, ids.sp_id, assignment)
+    summary = emulator.cycle(ids.job_id)
+
+    assert (summary["disabled"], summary["writes"]) == (0, 0)
+    user = scim.by_user_name(UPN.format("ada.lovelace"))
+    assert user is not None
+    assert user["active"] is True
