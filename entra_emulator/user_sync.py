@@ -226,10 +226,6 @@ class UserSync:
         self.runtime.target_ids[user_id] = scim_id
         if in_scope:
             self.runtime.managed.add(user_id)
-        else:
-            self.runtime.managed.discard(
-                user_id
-            )  # disabled once, then no longer managed
         changes = []
         for attribute, path, value in values:
             if value is None or attribute.flow_type == "ObjectAddOnly":
@@ -243,6 +239,7 @@ class UserSync:
             if not same(wire, current):
                 changes.append((path, wire, current))
         if not changes:
+            self._release_if_out_of_scope(user_id, in_scope)
             return None
         if "Update" not in flows:
             return Outcome(
@@ -259,6 +256,7 @@ class UserSync:
             [(p, w, c is not None) for p, w, c in changes], self.compliant
         )
         await self.client.patch("Users", scim_id, body)
+        self._release_if_out_of_scope(user_id, in_scope)
         disabling = any(
             p.is_boolean and str(w).lower() == "false" for p, w, _ in changes
         )
@@ -275,6 +273,12 @@ class UserSync:
         return Outcome(
             user_id, name, action, "success", bucket, scim_id, modified=modified
         )
+
+    def _release_if_out_of_scope(self, user_id: str, in_scope: bool) -> None:
+        # An out-of-scope user is disabled once, then no longer managed (MS-HOW); a
+        # failed disable leaves it managed so the next cycle tries again.
+        if not in_scope:
+            self.runtime.managed.discard(user_id)
 
     async def create(
         self,
@@ -303,11 +307,12 @@ class UserSync:
     async def hard_delete(self, user_id: str) -> Outcome | None:
         """Send DELETE for a managed user deleted for good (if Delete is allowed)."""
         assert self.rule is not None
-        self.runtime.managed.discard(user_id)
         scim_id = self.runtime.target_ids.get(user_id)
         if scim_id is None:
+            self.runtime.managed.discard(user_id)
             return None
         if "Delete" not in self.rule.flow_types:
+            self.runtime.managed.discard(user_id)
             return Outcome(
                 user_id,
                 user_id,
@@ -321,6 +326,7 @@ class UserSync:
             await self.client.delete("Users", scim_id)
         except ScimRequestFailed as exc:
             if exc.status != 404:
-                raise
+                raise  # still managed: the next cycle tries again
+        self.runtime.managed.discard(user_id)
         self.runtime.target_ids.pop(user_id, None)
         return Outcome(user_id, user_id, "delete", "success", "deleted", scim_id)

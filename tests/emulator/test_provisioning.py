@@ -593,3 +593,23 @@ def test_skip_out_of_scope_deletions(
     user = scim.by_user_name(UPN.format("ada.lovelace"))
     assert user is not None
     assert user["active"] is True
+
+
+def test_failed_disable_is_retried_next_cycle(
+    emulator: Emulator, graph_url: str, scim: RecordingScim, scim_url: str
+) -> None:
+    ids = _setup(emulator, graph_url, scim, scim_url)
+    assignment = assign(
+        graph_url, ids.sp_id, emulator.user(UPN.format("ada.lovelace")).id
+    )
+    emulator.cycle(ids.job_id)
+    unassign(graph_url, ids.sp_id, assignment)
+
+    scim.fail_next = [None, None, 500]  # probe, lookup, then the PATCH fails
+    failed = emulator.cycle(ids.job_id)
+    retried = emulator.cycle(ids.job_id)
+
+    assert (failed["failed"], retried["disabled"]) == (1, 1)
+    user = scim.by_user_name(UPN.format("ada.lovelace"))
+    assert user is not None
+    assert user["active"] is False
