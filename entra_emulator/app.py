@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from . import graph_apps, graph_directory, graph_sync  # noqa: F401  (register routes)
 from .admin import admin_routes
-from .errors import GraphError, NotFound
+from .errors import AdminRequestInvalid, GraphError, NotFound
 from .routing import Ctx, graph_error_response, match
 from .server import Emulator
 
@@ -69,7 +69,9 @@ async def _scheduler(emulator: Emulator) -> None:
             job.runtime.next_cycle_at = None
             try:
                 await emulator.run_cycle(job_id)
-            except Exception:
+            except AdminRequestInvalid as exc:  # paused or broken since it was due
+                logger.warning("scheduled cycle of job %s skipped: %s", job_id, exc)
+            except Exception:  # keep the scheduler alive; the traceback is logged
                 logger.exception("scheduled cycle of job %s failed", job_id)
             with emulator.lock:
                 if job.schedule_state == "Active":

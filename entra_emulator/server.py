@@ -23,7 +23,7 @@ from typing import Any
 import uvicorn
 
 from .directory import Directory, Group, User
-from .errors import NotFound
+from .errors import EmulatorError, NotFound
 from .faults import Fault, FaultBook, fault_from_json
 from .jobs import Job
 
@@ -272,6 +272,10 @@ class Emulator:
         deadline = time.monotonic() + 10
         while not server.started and time.monotonic() < deadline:
             time.sleep(0.01)
+        if not server.started:
+            server.should_exit = True
+            sock.close()
+            raise EmulatorError(f"The emulator did not start on {host}:{bound_port}.")
         try:
             yield f"http://{host}:{bound_port}"
         finally:
