@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck pytest fmt bench-scim clean
+.PHONY: demo demo-scim test lint typecheck pytest fmt bench-scim clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,10 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/python -m demo
+
+# The SCIM service alone: one Entra-shaped round trip, no emulator.
+demo-scim: $(STAMP)
+	$(BIN)/python -m demo.scim_round_trip
 
 test: lint typecheck pytest
 

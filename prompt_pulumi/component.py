@@ -12,9 +12,9 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+import pulumi
 import pulumi_azuread as azuread
 
-import pulumi
 from prompt_pulumi.errors import ScimTokenUnavailable
 from prompt_pulumi.prompt_side import PromptOrganisationSettings
 from prompt_pulumi.providers import (

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import pulumi
 from pulumi.dynamic import (
     CreateResult,
     DiffResult,
@@ -20,7 +21,6 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-import pulumi
 from provisioning.prompt import ORGANISATION_FIELDS, PromptAdmin
 from provisioning.spec import OrganisationSpec
 

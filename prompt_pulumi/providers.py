@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass, fields
 from typing import Any
 
+import pulumi
 from pulumi.dynamic import (
     CreateResult,
     DiffResult,
@@ -21,7 +22,6 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-import pulumi
 from prompt_pulumi import _graph
 from provisioning.errors import GraphNotFound
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pulumi
+
 from prompt_pulumi.errors import StackConfigInvalid
 from provisioning.spec import OrganisationSpec, load_organisation
 

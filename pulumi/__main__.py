@@ -6,6 +6,7 @@ Stack config is described in Pulumi.yaml; the resources in prompt_pulumi.compone
 from pathlib import Path
 
 import pulumi
+
 from prompt_pulumi.component import PromptOrganisation
 from prompt_pulumi.settings import read_stack_settings
 

@@ -14,7 +14,6 @@ import pytest
 
 from ._stack import ROOT
 
-RUN_FLOW = "import sys; from demo.flow import main; sys.exit(main())"
 URL = re.compile(r"http://127\.0\.0\.1:(\d+)")
 
 
@@ -42,7 +41,7 @@ def assert_stopped(output: str) -> None:
 def test_demo_provisions_changes_and_stops_everything() -> None:
     started = time.monotonic()
     result = subprocess.run(
-        [sys.executable, "-c", RUN_FLOW],
+        [sys.executable, "-m", "demo"],
         cwd=ROOT,
         env=demo_env(),
         capture_output=True,
@@ -70,7 +69,7 @@ def test_demo_provisions_changes_and_stops_everything() -> None:
 @pytest.mark.slow
 def test_demo_stops_its_servers_on_ctrl_c() -> None:
     process = subprocess.Popen(
-        [sys.executable, "-c", RUN_FLOW],
+        [sys.executable, "-m", "demo"],
         cwd=ROOT,
         env=demo_env(),
         stdout=subprocess.PIPE,

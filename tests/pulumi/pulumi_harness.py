@@ -24,11 +24,10 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 if str(ROOT) not in sys.path:
     sys.path.append(str(ROOT))
 
+import pulumi  # noqa: E402
 from google.protobuf import json_format  # noqa: E402
 from pulumi.runtime import mocks as pulumi_mocks  # noqa: E402
 from pulumi.runtime import rpc  # noqa: E402
-
-import pulumi  # noqa: E402
 
 APP_OBJECT_ID = "0a0a0a0a-0000-4000-8000-000000000001"
 APP_ID = "0b0b0b0b-0000-4000-8000-000000000002"

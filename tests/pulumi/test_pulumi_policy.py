@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import pulumi
 import pulumi_azuread as azuread
 import pytest
 
-import pulumi
 from prompt_pulumi.policy import Registration, adopted_without_retain
 
 from .pulumi_harness import (

@@ -16,10 +16,10 @@ from typing import Any
 
 import dill
 import httpx
+import pulumi
 import pytest
 from pulumi.runtime import rpc
 
-import pulumi
 from entra_emulator.server import Emulator
 from provisioning.mappings import schema_drift
 from provisioning.spec import ProvisioningSettings

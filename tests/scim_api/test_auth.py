@@ -136,7 +136,7 @@ def test_disabling_through_admin_api_takes_effect(service: Service) -> None:
 
 @pytest.fixture
 def postgres_service() -> Iterator[tuple[Service, str]]:
-    from conftest import postgres_database
+    from tests.conftest import postgres_database
 
     with postgres_database("scimapi") as url:
         yield from ((service, url) for service in start_service(url))

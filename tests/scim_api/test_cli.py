@@ -168,7 +168,7 @@ def test_serve_runs_the_service(tmp_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.postgres
 def test_serve_with_two_workers_on_postgresql() -> None:
-    from conftest import postgres_database
+    from tests.conftest import postgres_database
 
     with postgres_database("scimserve") as url:
         run(url, "migrate")

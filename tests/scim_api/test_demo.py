@@ -1,4 +1,4 @@
-"""`make demo` (python -m demo) runs the round trip and exits 0."""
+"""`make demo-scim` (python -m demo.scim_round_trip) runs the round trip, exits 0."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.slow
 def test_demo_completes_round_trip() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "demo"],
+        [sys.executable, "-m", "demo.scim_round_trip"],
         cwd=ROOT,
         capture_output=True,
         check=False,

@@ -4,12 +4,27 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 import pytest
 
 from scim_service._logging import JsonFormatter, KeyValueFormatter
 from tests.scim_api._server import ADMIN_KEY, Service
 from tests.scim_api.test_entra import entra_user, patch
+
+
+def wait_for_access_lines(caplog: pytest.LogCaptureFixture, count: int) -> None:
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        lines = [
+            r
+            for r in caplog.records
+            if r.name == "scim_service.access"
+            and getattr(r, "fields", {}).get("path", "").startswith("/scim/v2")
+        ]
+        if len(lines) >= count:
+            return
+        time.sleep(0.02)
 
 
 def test_no_secret_ever_reaches_the_logs(
@@ -44,6 +59,10 @@ def test_no_secret_ever_reaches_the_logs(
         scim.get("/Users")
     with service.client(secret + "x") as scim:
         scim.get("/Users")
+
+    # The access line is written once the response has been sent, so the last
+    # one can land just after the client has its answer.
+    wait_for_access_lines(caplog, 7)
 
     # Everything but the test's own HTTP client (httpx/httpcore) is the service.
     records = [
