@@ -128,6 +128,7 @@ def test_access_line_stays_one_line_for_hostile_paths(
     with service.client(service.token("acme")) as scim:
         response = scim.get("/Users/a%0Afake_field=1%20x")
 
+    wait_for_access_lines(caplog, 1)
     record = next(r for r in caplog.records if r.name == "scim_service.access")
     for formatter in (JsonFormatter(), KeyValueFormatter()):
         assert "\n" not in formatter.format(record)
