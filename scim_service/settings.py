@@ -15,6 +15,8 @@ DEFAULT_DATABASE_URL = "sqlite:///./var/prompt-scim.db"
 # filter.maxResults in /ServiceProviderConfig.
 DEFAULT_MAX_RESULTS = 200
 
+SQLITE_SCIM_THREADS = 4
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -54,14 +56,14 @@ class Settings:
     def effective_scim_threads(self) -> int | None:
         """Worker threads for SCIM requests; None means anyio's default (40).
 
-        SQLite takes one writer at a time and, when its lock is busy, sleeps in
-        growing steps (up to 100 ms) before retrying; several writer threads of
-        one process only add those sleeps to the tail latency. So on SQLite the
-        requests queue on one thread unless PROMPT_SCIM_THREADS says otherwise.
+        SQLite takes one writer at a time, and the store queues writers on a
+        lock, so more threads only help while one waits on its commit's fsync:
+        a few let reads go on meanwhile (bench/README.md has the figures). Many
+        would only hold more requests in the queue past Entra's timeout.
         """
         if self.scim_threads > 0:
             return self.scim_threads
-        return 1 if is_sqlite(self.database_url) else None
+        return SQLITE_SCIM_THREADS if is_sqlite(self.database_url) else None
 
     def with_changes(self, **changes: object) -> Settings:
         """Return a copy with some fields replaced (CLI options win over env)."""

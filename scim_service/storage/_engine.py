@@ -23,6 +23,12 @@ WRITE = "prompt_write"
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
+# `?synchronous=` on a sqlite:/// URL. FULL makes every answered write survive a
+# power cut (the WAL is fsynced at each commit); NORMAL never corrupts the file
+# either, but may roll back the last commits after a power cut, which Entra would
+# only notice as 404s for users it was told were created.
+SQLITE_SYNCHRONOUS = ("full", "normal")
+
 
 def create_engine(url: str) -> Engine:
     """Create a thread-safe pooled engine for sqlite:/// or postgresql+psycopg://."""
@@ -34,7 +40,14 @@ def create_engine(url: str) -> Engine:
                 "an in-memory SQLite database cannot be shared between threads; "
                 "use a file: sqlite:///path/to/scim.db"
             )
-        return _sqlite_engine(url)
+        synchronous = parsed.query.get("synchronous", "full")
+        if synchronous not in SQLITE_SYNCHRONOUS:
+            raise ValueError(
+                f"unsupported synchronous={synchronous!r} in the SQLite URL: "
+                "use ?synchronous=full (the default) or ?synchronous=normal"
+            )
+        plain = parsed.difference_update_query(["synchronous"])
+        return _sqlite_engine(plain.render_as_string(), str(synchronous))
     if parsed.get_backend_name() == "postgresql":
         # pre_ping replaces connections a PostgreSQL restart has cut; several worker
         # processes each hold their own pool, so keep it moderate.
@@ -55,7 +68,7 @@ def create_engine(url: str) -> Engine:
     )
 
 
-def _sqlite_engine(url: str) -> Engine:
+def _sqlite_engine(url: str, synchronous: str) -> Engine:
     engine = sa.create_engine(
         url,
         connect_args={"check_same_thread": False},
@@ -72,12 +85,7 @@ def _sqlite_engine(url: str) -> Engine:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute("PRAGMA journal_mode=WAL")
-            # In WAL mode synchronous=NORMAL never corrupts the database; a commit
-            # is durable once the WAL is checkpointed or the next fsync happens, so
-            # a power cut (not a process crash) may roll back the last few commits.
-            # Entra re-sends what it does not see on its next cycle, so that trade
-            # is acceptable for the much lower commit latency.
-            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         finally:

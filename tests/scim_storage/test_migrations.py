@@ -133,8 +133,8 @@ def test_migrate_gives_postgresql_planner_statistics(database_url: str) -> None:
     assert reltuples >= 0
 
 
-def test_sqlite_connections_use_wal_and_foreign_keys(tmp_path: Path) -> None:
-    store = Store.open(f"sqlite:///{tmp_path / 'scim.db'}")
+def sqlite_pragmas(url: str) -> dict[str, object]:
+    store = Store.open(url)
     try:
         with store.engine.connect() as conn:
             pragmas = {
@@ -148,11 +148,30 @@ def test_sqlite_connections_use_wal_and_foreign_keys(tmp_path: Path) -> None:
             }
     finally:
         store.close()
+    return pragmas
 
-    # synchronous 1 is NORMAL.
+
+def test_sqlite_connections_use_wal_durable_commits_and_foreign_keys(
+    tmp_path: Path,
+) -> None:
+    pragmas = sqlite_pragmas(f"sqlite:///{tmp_path / 'scim.db'}")
+
+    # synchronous 2 is FULL: the WAL is fsynced at every commit.
     assert pragmas == {
         "journal_mode": "wal",
-        "synchronous": 1,
+        "synchronous": 2,
         "foreign_keys": 1,
         "busy_timeout": 5000,
     }
+
+
+def test_sqlite_url_can_trade_durability_for_latency(tmp_path: Path) -> None:
+    pragmas = sqlite_pragmas(f"sqlite:///{tmp_path / 'scim.db'}?synchronous=normal")
+
+    assert pragmas["synchronous"] == 1
+    assert (tmp_path / "scim.db").exists()
+
+
+def test_sqlite_url_with_unknown_synchronous_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"synchronous=full"):
+        Store.open(f"sqlite:///{tmp_path / 'scim.db'}?synchronous=off")
