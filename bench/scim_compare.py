@@ -46,10 +46,16 @@ class Target:
 
 
 class Prompt(Target):
-    """Prompt's SCIM service on a durable SQLite file (WAL)."""
+    """Prompt's SCIM service on a SQLite file (WAL; synchronous=FULL by default)."""
+
+    def __init__(self, name: str, base_path: str, *, synchronous: str = "") -> None:
+        super().__init__(name, base_path)
+        self.synchronous = synchronous
 
     def start(self, port: int, workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
         db = f"sqlite:///{workdir / 'bench.db'}"
+        if self.synchronous:
+            db += f"?synchronous={self.synchronous}"
         env = {**os.environ, "PROMPT_SCIM_DATABASE_URL": db}
         cli = [str(BIN / "prompt-scim"), "--database-url", db]
         subprocess.run([*cli, "migrate"], check=True, env=env, capture_output=True)
@@ -201,6 +207,11 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
+    parser.add_argument(
+        "--with-normal",
+        action="store_true",
+        help="Also measure the service on ?synchronous=normal (not power-cut safe).",
+    )
     args = parser.parse_args()
 
     load = args.shared / "bench" / "entra_load.py"
@@ -208,6 +219,10 @@ def main() -> int:
         Prompt("prompt-scim", "/scim/v2"),
         Peer("scim2-server", "", args.shared / "bench" / "peers"),
     ]
+    if args.with_normal:
+        targets.insert(
+            1, Prompt("prompt-scim-normal", "/scim/v2", synchronous="normal")
+        )
     results_dir = ROOT / "bench" / "results"
     results_dir.mkdir(exist_ok=True)
 
@@ -252,12 +267,15 @@ def print_table(table: dict[str, dict[int, dict[str, object]]], args: object) ->
                 f"| {num(r, 'all_p50_ms'):.2f} | {num(r, 'all_p99_ms'):.2f} "
                 f"| {num(r, 'server_cpu_ms_per_req'):.3f} |"
             )
-    ours, peer = table.get("prompt-scim", {}), table.get("scim2-server", {})
+    peer = table.get("scim2-server", {})
     print()
-    for concurrency in sorted(ours):
-        if concurrency in peer:
-            ratio = num(ours[concurrency], "rps") / num(peer[concurrency], "rps")
-            print(f"- concurrency {concurrency}: Prompt / scim2-server = {ratio:.2f}x")
+    for name in (n for n in table if n != "scim2-server"):
+        for concurrency, cell in sorted(table[name].items()):
+            if concurrency in peer:
+                ratio = num(cell, "rps") / num(peer[concurrency], "rps")
+                print(
+                    f"- concurrency {concurrency}: {name} / scim2-server = {ratio:.2f}x"
+                )
 
 
 if __name__ == "__main__":
