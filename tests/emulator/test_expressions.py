@@ -25,6 +25,8 @@ SOURCE: dict[str, Any] = {
     "mail": None,
     "userPrincipalName": "Ada.Lovelace@Contoso.example",
     "mailNickname": "ada",
+    "department": "R&D",
+    "empty": "",
     "accountEnabled": True,
     "IsSoftDeleted": False,
     "proxyAddresses": ["smtp:a@x.example", "SMTP:b@x.example"],
@@ -47,43 +49,119 @@ def test_parse_switch_with_empty_argument() -> None:
     assert to_text(node) == ACTIVE
 
 
-@pytest.mark.parametrize(
-    ("expression", "expected"),
-    [
-        ("[givenName]", "Ada"),
-        ("[GIVENNAME]", "Ada"),  # attribute names ignore case
-        ("[mail]", None),
-        ('"constant"', "constant"),
-        ('"say \\"hi\\""', 'say "hi"'),
-        (ACTIVE, "True"),
-        ('Join(" ", [givenName], [surname])', "Ada Lovelace"),
-        ('Join(" ", [givenName], [mail], [surname])', "Ada Lovelace"),
-        ('Join(",", [proxyAddresses])', "smtp:a@x.example,SMTP:b@x.example"),
-        ('Join(" ", [mail])', None),
-        ("Not([accountEnabled])", False),
-        ("Not([IsSoftDeleted])", True),
-        ('Coalesce([mail], [userPrincipalName], "x")', "Ada.Lovelace@Contoso.example"),
-        ('Coalesce([mail], "fallback")', "fallback"),
-        ("ToLower([userPrincipalName])", "ada.lovelace@contoso.example"),
-        ('ToLower([userPrincipalName], "en-US")', "ada.lovelace@contoso.example"),
-        ("ToUpper([givenName])", "ADA"),
-        ("ToLower([mail])", None),
-        ('Append([mailNickname], "@prompt.example")', "ada@prompt.example"),
-        ('Append([mail], "@prompt.example")', None),
-        ("Left([surname], 4)", "Love"),
-        ("IsNull([mail])", True),
-        ("IsPresent([mail])", False),
-        ("IsNullOrEmpty([givenName])", False),
-        ('StripSpaces(Join(" ", [givenName], [surname]))', "AdaLovelace"),
-        ('Split([userPrincipalName], "@")', ["Ada.Lovelace", "Contoso.example"]),
-        (
-            'ToLower(Coalesce([mail], Append([mailNickname], "@x.example")))',
-            "ada@x.example",
-        ),
-        ('switch([IsSoftDeleted], "d", "False", "on")', "on"),  # names ignore case
-    ],
+def _cases(*rows: tuple[str, Any]) -> Any:
+    """Parametrize (expression, expected) rows, each test id the expression itself."""
+    return pytest.mark.parametrize(
+        ("expression", "expected"), rows, ids=[row[0] for row in rows]
+    )
+
+
+@_cases(
+    ("[givenName]", "Ada"),
+    ("[GIVENNAME]", "Ada"),  # attribute names ignore case
+    ("[mail]", None),
+    ("[noSuchAttribute]", None),
+    ('"constant"', "constant"),
+    ('"say \\"hi\\""', 'say "hi"'),
+    ("42", "42"),
 )
-def test_evaluate(expression: str, expected: Any) -> None:
+def test_attribute_and_constant(expression: str, expected: Any) -> None:
+    assert evaluate(parse(expression), SOURCE) == expected
+
+
+@_cases(
+    (ACTIVE, "True"),
+    ('Switch([department], "Other", "Sales", "S", "R&D", "R")', "R"),
+    ('Switch([department], "Other", "Sales", "S")', "Other"),  # no key: default
+    ('Switch([department], , "Sales", "S")', None),  # no key, empty default
+    ('Switch([department], "Other", "r&d", "R")', "R"),  # keys ignore case
+    ('Switch([mail], "none", "x", "y")', "none"),  # null source: the default
+    ('Switch([department], "d", "R&D", [surname])', "Lovelace"),  # value from source
+    ('switch([IsSoftDeleted], "d", "False", "on")', "on"),  # names ignore case
+)
+def test_switch(expression: str, expected: Any) -> None:
+    assert evaluate(parse(expression), SOURCE) == expected
+
+
+@_cases(
+    ('Join(" ", [givenName], [surname])', "Ada Lovelace"),
+    ('Join(" ", [givenName], [mail], [surname])', "Ada Lovelace"),  # nulls skipped
+    ('Join("", [givenName], [surname])', "AdaLovelace"),
+    ('Join(",", [proxyAddresses])', "smtp:a@x.example,SMTP:b@x.example"),
+    (
+        'Join("-", [proxyAddresses], [givenName])',
+        "smtp:a@x.example-SMTP:b@x.example-Ada",
+    ),
+    ('Join(" ", [mail])', None),
+)
+def test_join(expression: str, expected: Any) -> None:
+    assert evaluate(parse(expression), SOURCE) == expected
+
+
+@_cases(
+    ("Not([accountEnabled])", False),
+    ("Not([IsSoftDeleted])", True),
+    ('Not("True")', False),
+    ('Not("false")', True),
+    ("Not([mail])", None),
+    ("Not(Not([accountEnabled]))", True),
+)
+def test_not(expression: str, expected: Any) -> None:
+    assert evaluate(parse(expression), SOURCE) == expected
+
+
+@_cases(
+    ('Coalesce([mail], [userPrincipalName], "x")', "Ada.Lovelace@Contoso.example"),
+    ('Coalesce([mail], "fallback")', "fallback"),
+    ("Coalesce([empty], [givenName])", "Ada"),  # an empty string counts as missing
+    ("Coalesce([givenName], [surname])", "Ada"),  # the first present value wins
+    ("Coalesce([mail], [noSuchAttribute])", None),
+)
+def test_coalesce(expression: str, expected: Any) -> None:
+    assert evaluate(parse(expression), SOURCE) == expected
+
+
+@_cases(
+    ("ToLower([userPrincipalName])", "ada.lovelace@contoso.example"),
+    ('ToLower([userPrincipalName], "en-US")', "ada.lovelace@contoso.example"),
+    ("ToLower([mailNickname])", "ada"),
+    ("ToLower([mail])", None),
+    ("ToLower([accountEnabled])", "true"),  # booleans render as True/False first
+)
+def test_to_lower(expression: str, expected: Any) -> None:
+    assert evaluate(parse(expression), SOURCE) == expected
+
+
+@_cases(
+    ('Append([mailNickname], "@prompt.example")', "ada@prompt.example"),
+    ('Append([mail], "@prompt.example")', None),  # no source, nothing to append to
+    ("Append([givenName], [mail])", "Ada"),  # a null suffix appends nothing
+    ('Append(Join(" ", [givenName], [surname]), " (ext)")', "Ada Lovelace (ext)"),
+)
+def test_append(expression: str, expected: Any) -> None:
+    assert evaluate(parse(expression), SOURCE) == expected
+
+
+@_cases(
+    ("ToUpper([givenName])", "ADA"),
+    ("ToUpper([mail])", None),
+    ("Left([surname], 4)", "Love"),
+    ("Left([surname], 40)", "Lovelace"),
+    ("Left([mail], 4)", None),
+    ("IsNull([mail])", True),
+    ("IsNull([givenName])", False),
+    ("IsPresent([mail])", False),
+    ("IsPresent([givenName])", True),
+    ("IsNullOrEmpty([givenName])", False),
+    ("IsNullOrEmpty([empty])", True),
+    ('StripSpaces(Join(" ", [givenName], [surname]))', "AdaLovelace"),
+    ('Split([userPrincipalName], "@")', ["Ada.Lovelace", "Contoso.example"]),
+    (
+        'ToLower(Coalesce([mail], Append([mailNickname], "@x.example")))',
+        "ada@x.example",
+    ),
+)
+def test_other_functions(expression: str, expected: Any) -> None:
     assert evaluate(parse(expression), SOURCE) == expected
 
 
