@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
 from scim_service.api._context import request_info
@@ -189,7 +190,17 @@ def get_store(request: Request) -> Store:
     return store
 
 
-def require_admin(request: Request) -> Actor:
+# Declares the scheme in the OpenAPI document; the key is checked below, so a
+# missing header gets the same answer as a wrong key.
+_ADMIN_BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="AdminKey",
+    description=f"The service's admin key ({ADMIN_KEY_ENV}) as a bearer token.",
+)
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_ADMIN_BEARER)]
+
+
+def require_admin(request: Request, credentials: Credentials) -> Actor:
     """Check the admin key; return the actor recorded in audit events."""
     settings: Settings = request.app.state.settings
     if not settings.admin_key:
@@ -199,10 +210,8 @@ def require_admin(request: Request) -> Actor:
             "environment and restart it.",
         )
 
-    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(
-        presented.strip().encode(), settings.admin_key.encode()
-    ):
+    presented = credentials.credentials.strip() if credentials else ""
+    if not hmac.compare_digest(presented.encode(), settings.admin_key.encode()):
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "Missing or wrong admin key: send 'Authorization: Bearer <admin key>'.",
@@ -218,7 +227,19 @@ BeforeId = Annotated[
     int | None, Query(description="Only events older than this id (paging).")
 ]
 
-router = APIRouter(prefix="/admin", tags=["admin"])
+router = APIRouter(
+    prefix="/admin",
+    tags=["admin"],
+    responses={
+        401: {"description": "Missing or wrong admin key."},
+        503: {
+            "description": (
+                f"The admin API is disabled ({ADMIN_KEY_ENV} unset) or the "
+                "database is unavailable; retry later."
+            )
+        },
+    },
+)
 
 
 # -- organisations ------------------------------------------------------------

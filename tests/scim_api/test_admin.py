@@ -164,3 +164,16 @@ def test_openapi_documents_the_admin_routes(service: Service) -> None:
     }
     assert "OrganisationCreate" in spec["components"]["schemas"]
     assert "IssuedTokenOut" in spec["components"]["schemas"]
+
+
+def test_openapi_declares_the_admin_key_on_every_operation(service: Service) -> None:
+    spec = httpx.get(f"{service.url}/admin/openapi.json").json()
+
+    scheme = spec["components"]["securitySchemes"]["AdminKey"]
+    operations = [op for path in spec["paths"].values() for op in path.values()]
+    assert scheme["type"] == "http"
+    assert scheme["scheme"] == "bearer"
+    assert "PROMPT_SCIM_ADMIN_KEY" in scheme["description"]
+    assert len(operations) == 10
+    assert all(op["security"] == [{"AdminKey": []}] for op in operations)
+    assert all({"401", "503"} <= set(op["responses"]) for op in operations)
