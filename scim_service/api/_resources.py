@@ -120,12 +120,8 @@ class ResourceEndpoints:
         if stored is None:
             raise ResourceNotFound(rid)
 
-        params = self._params_from_query(request.query)
         rep = self._render(request, rt, stored)
-        return _resource_response(
-            200,
-            project(rep, rt, attributes=params.attributes, excluded=params.excluded),
-        )
+        return _resource_response(200, _projected(rep, rt, request.query))
 
     def _list(
         self,
@@ -265,7 +261,11 @@ class ResourceEndpoints:
 
         rep = self._render(request, rt, stored)
         location = rep["meta"]["location"]
-        return _resource_response(201, rep, [(b"location", location.encode())])
+        return _resource_response(
+            201,
+            _projected(rep, rt, request.query),
+            [(b"location", location.encode())],
+        )
 
     def _replace(
         self,
@@ -320,12 +320,8 @@ class ResourceEndpoints:
         stored = self.store.update_resource(
             org.id, rt.name, rid, mutate, actor=actor, action=action
         )
-        params = self._params_from_query(request.query)
         rep = self._render(request, rt, stored)
-        return _resource_response(
-            200,
-            project(rep, rt, attributes=params.attributes, excluded=params.excluded),
-        )
+        return _resource_response(200, _projected(rep, rt, request.query))
 
     def _check_members(
         self,
@@ -444,6 +440,22 @@ def _names(value: object) -> list[str] | None:
         return [v for v in value if v] or None
     raise ScimError(
         400, "attributes must be a list of attribute names.", "invalidValue"
+    )
+
+
+def _projected(
+    rep: dict[str, Any], rt: ResourceType, query: dict[str, str]
+) -> dict[str, Any]:
+    """Apply the query's attributes/excludedAttributes to one resource.
+
+    RFC 7644 3.9: they apply to every operation that returns a resource (GET,
+    POST, PUT, PATCH); paging parameters are not read here.
+    """
+    return project(
+        rep,
+        rt,
+        attributes=_split(query.get("attributes")),
+        excluded=_split(query.get("excludedattributes")),
     )
 
 

@@ -351,6 +351,40 @@ def test_attributes_parameter_projects_list_and_get(acme: httpx.Client) -> None:
     assert resource["userName"] == "j@contoso.com"
 
 
+def test_attributes_parameter_applies_to_post_put_and_patch(
+    acme: httpx.Client,
+) -> None:
+    # RFC 7644 3.9: any operation returning a resource honours the parameters.
+    created = acme.post(
+        "/Users", params={"attributes": "userName"}, json=entra_user("q@contoso.com")
+    )
+    uid = created.json()["id"]
+    replaced = acme.put(
+        f"/Users/{uid}",
+        params={"excludedAttributes": f"emails,{PROMPT}"},
+        json=entra_user("q@contoso.com"),
+    )
+    patched = acme.patch(
+        f"/Users/{uid}",
+        params={"attributes": "name.givenName"},
+        json=patch({"op": "Replace", "path": "name.givenName", "value": "Q"}),
+    )
+
+    assert created.status_code == 201
+    assert set(created.json()) == {"schemas", "id", "userName"}
+    assert created.headers["location"].endswith(f"/Users/{uid}")
+    assert replaced.status_code == 200
+    assert "emails" not in replaced.json()
+    assert PROMPT not in replaced.json()
+    assert replaced.json()["userName"] == "q@contoso.com"
+    assert patched.json() == {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "id": uid,
+        "name": {"givenName": "Q"},
+    }
+    assert acme.get(f"/Users/{uid}").json()[PROMPT]["department"] == "Nursing"
+
+
 def test_search_endpoint_uses_list_logic(acme: httpx.Client) -> None:
     acme.post("/Users", json=entra_user("k@contoso.com"))
     body = {
