@@ -374,9 +374,11 @@ def migrate() -> None:
 @click.option("--database-url", help="Overrides the global --database-url.")
 @click.option(
     "--log-format",
+    envvar="PROMPT_SCIM_LOG_FORMAT",
     type=click.Choice(["json", "text"]),
     default="json",
     show_default=True,
+    help="Log line format (env PROMPT_SCIM_LOG_FORMAT).",
 )
 @click.option(
     "--migrate/--no-migrate",

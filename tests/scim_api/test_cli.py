@@ -113,16 +113,20 @@ def test_migrate_on_every_database(database_url: str) -> None:
     assert created.exit_code == 0, created.output
 
 
-def serve(url: str, *args: str) -> tuple[subprocess.Popen[str], str]:
+def serve(
+    url: str, *args: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], str]:
     """Start `prompt-scim serve` in a subprocess; return it once /readyz answers."""
     port = free_port()
     script = Path(sys.executable).with_name("prompt-scim")
-    env = {**os.environ, "PROMPT_SCIM_ADMIN_KEY": "k" * 32}
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    environ = {**os.environ, "PROMPT_SCIM_ADMIN_KEY": "k" * 32}
+    for name in ("PROMETHEUS_MULTIPROC_DIR", "PROMPT_SCIM_LOG_FORMAT"):
+        environ.pop(name, None)
+    environ.update(env or {})
     process = subprocess.Popen(
         [str(script), "--database-url", url, "serve", "--port", str(port), *args],
         stderr=subprocess.PIPE,
-        env=env,
+        env=environ,
         text=True,
     )
     base = f"http://127.0.0.1:{port}"
@@ -163,6 +167,19 @@ def test_serve_runs_the_service(tmp_path: Path) -> None:
     assert any(a["path"] == "/scim/v2/Users" and a["status"] == 200 for a in access)
     assert secret not in stderr
     assert "x%40y.z" not in stderr
+
+
+@pytest.mark.slow
+def test_serve_takes_log_format_from_the_environment(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'served.db'}"
+    # serve() has polled /readyz until it answered 200: that line is written.
+    process, _ = serve(url, env={"PROMPT_SCIM_LOG_FORMAT": "text"})
+    process.terminate()
+    _, stderr = process.communicate(timeout=20)
+
+    access = [line for line in stderr.splitlines() if " scim_service.access " in line]
+    assert any(" path=/readyz status=200 " in line for line in access), stderr
+    assert not any(line.startswith("{") for line in stderr.splitlines())
 
 
 @pytest.mark.slow
