@@ -28,8 +28,8 @@ def _graph_endpoint(emulator: Emulator) -> Route:
         method = request.method
         try:
             fault = emulator.faults.take_status_fault(method, path)
-            if fault is not None:
-                return graph_error_response(fault)
+            if fault is not None and not fault.after:
+                return graph_error_response(fault.error)
             found = match(method, path)
             if found is None:
                 segment = path.strip("/").split("/")[0]
@@ -52,6 +52,9 @@ def _graph_endpoint(emulator: Emulator) -> Route:
         if route.write and 200 <= response.status_code < 300:
             with emulator.lock:
                 emulator.write_counts[f"{method} {route.template}"] += 1
+        if fault is not None:
+            # Carried out, but the caller gets the error: an answer lost on the way.
+            return graph_error_response(fault.error)
         return response
 
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]

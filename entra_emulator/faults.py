@@ -35,7 +35,9 @@ _ids = itertools.count(1)
 
 @dataclass
 class Fault:
-    """One rule. kind "status" answers `status` for the next `count` matching requests;
+    """One rule. kind "status" answers `status` for the next `count` matching requests,
+    after letting the first `skip` through; with `after` the request is carried out
+    first and only its answer is replaced (a write whose answer the caller lost).
     kind "replication" hides every object created by a matching request (404) for
     `seconds` and/or the next `requests` requests that address it (count unused)."""
 
@@ -48,6 +50,8 @@ class Fault:
     code: str | None = None
     seconds: float = 0.0
     requests: int = 0
+    skip: int = 0
+    after: bool = False
     id: int = field(default_factory=lambda: next(_ids))
 
     def matches(self, method: str, path: str) -> bool:
@@ -75,11 +79,23 @@ def fault_from_json(data: dict[str, Any]) -> Fault:
         raise AdminRequestInvalid("Fault kind must be 'status' or 'replication'.")
     if fault.kind == "status" and fault.status not in _CODES:
         raise AdminRequestInvalid(f"Injectable statuses: {sorted(_CODES)}.")
+    if not isinstance(fault.skip, int) or fault.skip < 0:
+        raise AdminRequestInvalid("skip must be a whole number >= 0.")
+    if not isinstance(fault.after, bool):
+        raise AdminRequestInvalid("after must be true or false.")
     if fault.kind == "replication" and fault.seconds <= 0 and fault.requests <= 0:
         raise AdminRequestInvalid(
             "A replication fault needs seconds > 0 or requests > 0."
         )
     return fault
+
+
+@dataclass(frozen=True)
+class Injected:
+    """The error a status rule answers, and whether the request runs first."""
+
+    error: GraphError
+    after: bool
 
 
 @dataclass
@@ -112,8 +128,8 @@ class FaultBook:
             self.rules = [r for r in self.rules if r.id != fault_id]
             return len(self.rules) != before
 
-    def take_status_fault(self, method: str, path: str) -> GraphError | None:
-        """Consume one matching status rule and return the error to answer, if any."""
+    def take_status_fault(self, method: str, path: str) -> Injected | None:
+        """Consume one matching status rule and return what to answer, if any."""
         with self._lock:
             for rule in self.rules:
                 if (
@@ -121,17 +137,21 @@ class FaultBook:
                     and rule.count > 0
                     and rule.matches(method, path)
                 ):
+                    if rule.skip > 0:
+                        rule.skip -= 1
+                        continue
                     rule.count -= 1
                     if rule.count == 0:
                         self.rules.remove(rule)
                     code, message = _CODES[rule.status]
                     headers = {"Retry-After": str(rule.retry_after)}
-                    return GraphError(
+                    error = GraphError(
                         rule.status,
                         rule.code or code,
                         message,
                         headers=headers if rule.status in (429, 503) else {},
                     )
+                    return Injected(error, rule.after)
         return None
 
     def object_created(self, object_id: str, method: str, path: str) -> None:

@@ -107,3 +107,42 @@ def test_faults_through_the_admin_api(graph_url: str) -> None:
     HTTP.post(admin, json={"status": 500, "count": 5})
     assert HTTP.delete(admin).status_code == 204
     assert HTTP.get(graph_url + "/v1.0/groups").status_code == 200
+
+
+def test_skip_lets_the_first_matching_requests_through(
+    graph_url: str, emulator: Emulator
+) -> None:
+    emulator.add_fault(status=500, count=1, skip=2, method="GET", path="/groups")
+
+    codes = [HTTP.get(graph_url + "/v1.0/groups").status_code for _ in range(4)]
+
+    assert codes == [200, 200, 500, 200]
+
+
+def test_after_carries_out_the_write_and_loses_its_answer(
+    graph_url: str, emulator: Emulator
+) -> None:
+    emulator.add_fault(
+        status=503, count=1, after=True, method="POST", path="*/instantiate"
+    )
+
+    lost = HTTP.post(graph_url + INSTANTIATE, json={"displayName": "Prompt"})
+
+    assert lost.status_code == 503
+    assert lost.json()["error"]["code"] == "ServiceUnavailable"
+    (app,) = emulator.state()["applications"]
+    assert app["displayName"] == "Prompt"
+    assert emulator.writes()["total"] == 1
+
+
+@pytest.mark.parametrize(
+    ("rule", "problem"),
+    [({"skip": -1}, "skip must be"), ({"after": "yes"}, "after must be")],
+)
+def test_bad_skip_or_after_is_refused(
+    graph_url: str, rule: dict[str, object], problem: str
+) -> None:
+    answer = HTTP.post(graph_url + "/_emulator/faults", json={"status": 500, **rule})
+
+    assert answer.status_code == 400
+    assert problem in answer.text
