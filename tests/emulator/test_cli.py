@@ -81,6 +81,10 @@ def test_serve_and_cycle(served: str, scim: RecordingScim, scim_url: str) -> Non
     users = HTTP.get(served + "/_emulator/users").json()["value"]
     ada = next(u["id"] for u in users if u["userPrincipalName"].startswith("ada."))
     ids = configure(served, scim_url, scim.token, [ada])
+    job = HTTP.get(
+        f"{served}/v1.0/servicePrincipals/{ids.sp_id}/synchronization/jobs/{ids.job_id}"
+    ).json()
+    assert job["schedule"]["interval"] == "PT40M"  # serve's default --interval
 
     result = _run("cycle", "--url", served, "--job", ids.job_id)
 

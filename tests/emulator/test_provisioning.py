@@ -58,9 +58,51 @@ def test_initial_cycle_scopes_by_assignment(
     assert summary["created"] == 2
     assert summary["skipped"] == 1
     assert summary["state"] == "Succeeded"
-    assert not [
-        r for r in scim.requests if r.path.endswith("/Groups")
-    ]  # Groups mapping off
+    # The Groups mapping is off: assigned groups scope users, nothing else.
+    assert [r for r in scim.requests if "/Groups" in r.path] == []
+
+
+@pytest.mark.parametrize("state", ["disabled", "soft-deleted"])
+def test_inactive_users_in_scope_are_not_created(
+    emulator: Emulator,
+    graph_url: str,
+    scim: RecordingScim,
+    scim_url: str,
+    state: str,
+) -> None:
+    alan = UPN.format("alan.turing")
+    ids = _setup(emulator, graph_url, scim, scim_url, "ada.lovelace", "alan.turing")
+    if state == "disabled":
+        emulator.disable_user(alan)
+    else:
+        emulator.soft_delete_user(alan)  # assignments stay, for a restore
+
+    summary = emulator.cycle(ids.job_id)
+
+    assert [u["userName"] for u in scim.users.values()] == [UPN.format("ada.lovelace")]
+    assert (summary["created"], summary["skipped"]) == (1, 1)
+    assert [r.method for r in scim.writes()] == ["POST"]
+
+
+def test_users_mapping_disabled_sends_only_the_probe(
+    emulator: Emulator, graph_url: str, scim: RecordingScim, scim_url: str
+) -> None:
+    def users_off(schema: dict[str, Any]) -> dict[str, Any]:
+        from .tenant_setup import prompt_schema
+
+        schema = prompt_schema(schema)
+        schema["synchronizationRules"][0]["objectMappings"][1]["enabled"] = False
+        return schema
+
+    ids = _setup(emulator, graph_url, scim, scim_url, "ada.lovelace", edit=users_off)
+
+    summary = emulator.cycle(ids.job_id)
+
+    (probe,) = scim.requests
+    assert probe.method == "GET"
+    assert probe.query["filter"].startswith("userName eq ")
+    assert probe.query["filter"] != f'userName eq "{UPN.format("ada.lovelace")}"'
+    assert (summary["created"], summary["writes"]) == (0, 0)
 
 
 def test_create_body_carries_mapped_attributes(
