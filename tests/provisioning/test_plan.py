@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from provisioning import _fingerprint
+from scim_service.storage import Actor
 
 from .engine_support import ROOT, Graph, PromptService, example_for
 from .engine_support import run_cli as run
@@ -16,6 +19,11 @@ from .engine_support import run_cli as run
 @pytest.fixture
 def org_file(tmp_path: Path, prompt_service: PromptService) -> Path:
     return example_for(tmp_path, prompt_service)
+
+
+def only_job(state: dict[str, Any]) -> dict[str, Any]:
+    (job,) = state["jobs"]
+    return dict(job)
 
 
 def plan_json(graph: Graph, path: Path, capsys: pytest.CaptureFixture[str]) -> dict:
@@ -166,3 +174,63 @@ def test_session_builds_one_graph_client_per_tenant() -> None:
             assert first[1] is not second[1]
 
     asyncio.run(scenario())
+
+
+def test_apply_writes_in_the_design_order_and_assigns_after_the_schema(
+    graph: Graph, org_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="entra_emulator")
+
+    assert run(graph, "apply", str(org_file)) == 0
+
+    # The emulator logs one line per write it carries out, in order.
+    writes = [
+        r.getMessage().split()[0] for r in caplog.records if r.name.startswith("entra_")
+    ]
+    assert writes == [
+        "instantiated",  # application from the non-gallery template
+        "created",  # synchronization job
+        "saved",  # synchronization secrets
+        "replaced",  # schema
+        "assigned",
+        "assigned",
+        "started",  # synchronization job
+    ]
+
+
+def test_no_assignment_while_the_schema_cannot_be_saved(
+    graph: Graph, org_file: Path
+) -> None:
+    schema = "/servicePrincipals/*/synchronization/jobs/*/schema"
+    graph.emulator.add_fault(status=500, count=1, method="PUT", path=schema)
+
+    assert run(graph, "apply", str(org_file)) == 1
+
+    state = graph.emulator.state()
+    assert state["assignments"] == []
+    assert only_job(state)["schedule"]["state"] == "Disabled"
+
+
+def test_secret_token_shows_unchanged_when_only_settings_change(
+    graph: Graph,
+    prompt_service: PromptService,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = example_for(tmp_path, prompt_service)
+    assert run(graph, "apply", str(path)) == 0
+    issued = prompt_service.store.issue_token("example", actor=Actor(kind="cli"))
+    monkeypatch.setenv("PROMPT_TEST_CODE", issued.secret)
+    text = path.read_text().replace("{issue: true}", "{env: PROMPT_TEST_CODE}")
+    path.write_text(text)
+    assert run(graph, "apply", str(path)) == 0
+    path.write_text(text.replace("it-ops@example.org", "helpdesk@example.org"))
+    capsys.readouterr()
+
+    assert run(graph, "plan", "--detailed-exitcode", str(path)) == 2
+
+    out = capsys.readouterr().out
+    assert "SecretToken: (unchanged)" in out
+    assert "SecretToken: (changed)" not in out
+    assert issued.secret not in out
