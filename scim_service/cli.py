@@ -141,6 +141,15 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def _table(*headers: str) -> Table:
+    # Fold rather than cut with an ellipsis: ids and slugs must stay whole to be
+    # copied from an 80-column terminal or a pipe.
+    table = Table(box=None)
+    for header in headers:
+        table.add_column(header, overflow="fold")
+    return table
+
+
 def _clear(value: str | None) -> str | None:
     return value or None
 
@@ -245,7 +254,7 @@ def org_list(as_json: bool) -> None:
         _print_json([_org_dict(org) for org in orgs])
         return
 
-    table = Table("slug", "display name", "tenant id", "sso", "provisioning", box=None)
+    table = _table("slug", "display name", "tenant id", "sso", "provisioning")
     for org in orgs:
         table.add_row(
             org.slug,
@@ -301,7 +310,7 @@ def token_list(slug: str, as_json: bool) -> None:
         _print_json([_token_dict(info) for info in infos])
         return
 
-    table = Table("id", "label", "created", "last used", "revoked", box=None)
+    table = _table("id", "label", "created", "last used", "revoked")
     for info in infos:
         table.add_row(
             info.id,
@@ -331,9 +340,7 @@ def audit(org: str | None, resource: str | None, limit: int, as_json: bool) -> N
         _print_json([asdict(event) for event in events])
         return
 
-    table = Table(
-        "id", "at", "org", "actor", "token", "request", "action", "resource", box=None
-    )
+    table = _table("id", "at", "org", "actor", "token", "request", "action", "resource")
     for event in events:
         table.add_row(
             str(event.id),

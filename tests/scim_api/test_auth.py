@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import psycopg
@@ -174,3 +175,25 @@ def test_database_down_gives_503_never_401(
         assert response.json()["status"] == "503"
     assert ready.status_code == 503
     assert health.status_code == 200
+
+
+@pytest.fixture
+def tableless_service(tmp_path: Path) -> Iterator[Service]:
+    # A SQLite file without the schema: every token lookup fails in the database.
+    yield from start_service(f"sqlite:///{tmp_path / 'empty.db'}", migrate=False)
+
+
+@pytest.mark.parametrize("token", ["pscim_" + "a" * 43, "anything"])
+def test_unusable_sqlite_store_gives_503_never_401(
+    tableless_service: Service, token: str
+) -> None:
+    with tableless_service.client(token) as client:
+        response = client.get("/Users", params={"filter": 'userName eq "x"'})
+    ready = httpx.get(f"{tableless_service.url}/readyz")
+
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"] == SCIM_JSON
+    assert response.headers["retry-after"] == "30"
+    assert response.json()["status"] == "503"
+    assert token not in response.text
+    assert ready.status_code == 503

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from scim_service.cli import cli
-from tests.scim_api._server import free_port
+from tests.scim_api._server import TEST_ACTOR, Service, free_port
 
 
 def run(url: str, *args: str) -> Result:
@@ -70,6 +70,62 @@ def test_token_commands_show_secret_once(sqlite_url: str) -> None:
     assert [e["action"] for e in audit][:2] == ["token.revoke", "token.issue"]
     assert all(e["actor_kind"] == "cli" for e in audit)
     assert secret not in json.dumps(audit)
+
+
+def test_audit_shows_scim_changes_with_token_and_request(
+    service: Service, sqlite_url: str
+) -> None:
+    service.organisation("acme")
+    issued = service.store.issue_token("acme", actor=TEST_ACTOR)
+    with service.client(issued.secret) as scim:
+        uid = scim.post(
+            "/Users", json={"userName": "au@x.com"}, headers={"X-Request-Id": "r-1"}
+        ).json()["id"]
+        scim.patch(
+            f"/Users/{uid}",
+            json={
+                "Operations": [{"op": "Replace", "path": "active", "value": "False"}]
+            },
+            headers={"X-Request-Id": "r-2"},
+        )
+
+    listed = run(sqlite_url, "audit", "--org", "acme", "--resource", uid, "--json")
+    text = run(sqlite_url, "audit", "--org", "acme", "--resource", uid)
+
+    assert listed.exit_code == 0, listed.output
+    events = json.loads(listed.stdout)
+    assert [e["action"] for e in events] == ["resource.patch", "resource.create"]
+    assert {e["token_id"] for e in events} == {issued.info.id}
+    assert [e["request_id"] for e in events] == ["r-2", "r-1"]
+    assert events[0]["before"]["userName"] == "au@x.com"
+    assert "active" not in events[0]["before"]
+    assert events[0]["after"]["active"] is False
+    assert events[1]["before"] is None
+    assert all(e["at"] and e["actor_kind"] == "scim" for e in events)
+    rows = table_rows(text.stdout)
+    assert [r["action"] for r in rows] == ["resource.patch", "resource.create"]
+    assert {r["resource"] for r in rows} == {uid}
+    assert {r["token"] for r in rows} == {issued.info.id}
+    assert [r["request"] for r in rows] == ["r-2", "r-1"]
+    assert issued.secret not in listed.stdout + text.stdout
+
+
+def table_rows(text: str) -> list[dict[str, str]]:
+    """Read a CLI table back: cells folded over several lines are joined again."""
+    header, *lines = text.splitlines()
+    names = header.split()
+    starts = [header.index(f" {name} ") + 1 for name in names]
+    bounds = list(zip(starts, [*starts[1:], None], strict=True))
+    rows: list[dict[str, str]] = []
+    for line in lines:
+        cells = [line[start:end].strip() for start, end in bounds]
+        if cells[0]:
+            rows.append(dict.fromkeys(names, ""))
+        row = rows[-1]
+        for name, cell in zip(names, cells, strict=True):
+            # A folded date/time keeps its space; folded ids do not have one.
+            row[name] += (" " if name == "at" and row[name] else "") + cell
+    return rows
 
 
 @pytest.mark.parametrize(
