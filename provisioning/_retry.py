@@ -9,7 +9,8 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -46,22 +47,33 @@ class Timings:
 
 
 class RateLimiter:
-    """At most `limit` starts per `window` seconds (provisionOnDemand: 5 per 10 s)."""
+    """At most `limit` requests per `window` seconds, as the server counts them.
+
+    The server sees a request somewhere between its start and its answer, so each
+    request is counted from when its answer arrived: the next request over the
+    limit starts a full window later, whatever the latency. Requests through one
+    limiter run one at a time (provisionOnDemand takes one subject anyway).
+    """
 
     def __init__(self, limit: int, window: float) -> None:
         self.limit = limit
         self.window = window
-        self.starts: deque[float] = deque()
+        self.answered: deque[float] = deque()
         self.lock = asyncio.Lock()
 
-    async def wait(self) -> None:
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Wait for room under the limit, then hold it for one request."""
         async with self.lock:
-            while len(self.starts) >= self.limit:
-                pause = self.starts[0] + self.window - time.monotonic()
+            while len(self.answered) >= self.limit:
+                pause = self.answered[0] + self.window - time.monotonic()
                 if pause > 0:
                     await asyncio.sleep(pause)
-                self.starts.popleft()
-            self.starts.append(time.monotonic())
+                self.answered.popleft()
+            try:
+                yield
+            finally:
+                self.answered.append(time.monotonic())
 
 
 async def call(

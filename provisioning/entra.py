@@ -447,12 +447,12 @@ class Entra(ApplicationSteps):
                     }
                 ]
             }
-            await self._on_demand.wait()
-            answer = await self._call(
-                post_json(builder.provision_on_demand, body),
-                action=f"provision {principal_id} on demand for {app.label}",
-                permission=SYNC_WRITE,
-            )
+            async with self._on_demand.slot():
+                answer = await self._call(
+                    post_json(builder.provision_on_demand, body),
+                    action=f"provision {principal_id} on demand for {app.label}",
+                    permission=SYNC_WRITE,
+                )
             outcomes[principal_id] = _on_demand_outcome(answer or {})
             log.info(
                 "provisioned %s on demand for %s: %s",

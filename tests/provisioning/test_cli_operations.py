@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from pathlib import Path
 
 import pytest
 
+from entra_emulator.server import EmulatorConfig
+from provisioning.cli import main
+from provisioning.entra import Timings
 from scim_service.storage import Actor
+from tests.emulator.scim_recorder import RecordingScim, serve
 
-from .engine_support import Graph, PromptService, example_for
+from .engine_support import FAST, ROOT, Graph, PromptService, example_for
 from .engine_support import run_cli as run
 
 CLI = Actor(kind="cli")
@@ -195,3 +201,74 @@ def test_status_without_log_permission_still_reports_the_job(
     assert "healthy" in out
     assert "provisioning logs unavailable" in out
     assert "AuditLog.Read.All" in out
+
+
+def test_provision_now_keeps_to_the_on_demand_limit(
+    graph: Graph, org_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Graph allows 5 provisionOnDemand requests per 10 s (graph.md 8.1); the
+    # emulator answers 429 beyond its limit. Both shrunk to 2 per second here.
+    assert (Timings().on_demand_requests, Timings().on_demand_window) == (5, 10.0)
+    assert (EmulatorConfig().on_demand_limit, EmulatorConfig().on_demand_window) == (
+        5,
+        10.0,
+    )
+    graph.emulator.config.on_demand_limit = 2
+    graph.emulator.config.on_demand_window = 1.0
+    timings = dataclasses.replace(FAST, on_demand_requests=2, on_demand_window=1.0)
+    assert run(graph, "apply", str(org_file)) == 0
+    graph.emulator.reset_writes()
+    users = [f"--user={name}@example.org" for name in ("alice", "bob", "carol")]
+    base = ["--graph-url", graph.url, "--credential", "anonymous"]
+
+    started = time.monotonic()
+    assert main([*base, "provision-now", str(org_file), *users], timings=timings) == 0
+    elapsed = time.monotonic() - started
+
+    assert elapsed >= 1.0
+    counted = dict(graph.emulator.request_counts)
+    on_demand = [v for k, v in counted.items() if k.endswith("/provisionOnDemand")]
+    assert on_demand == [3], counted  # no request was refused with 429 and resent
+    out = capsys.readouterr().out
+    assert out.count("Success") + out.count("Skipped") >= 3
+
+
+def test_status_shows_quarantine_reason_counts_and_log_failures(
+    graph: Graph,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("COLUMNS", "1000")  # one table row per organisation
+    scim = RecordingScim()
+    with serve(scim.app()) as url:
+        text = (ROOT / "organisations" / "example.yaml").read_text()
+        text = text.replace("https://prompt.example.com/scim/v2", url + "/scim")
+        text = text.replace("  admin_url:", "  # admin_url:")
+        text = text.replace("{issue: true}", "{env: PROMPT_TEST_CODE}")
+        text = text.replace("  groups:\n    - Prompt Users\n", "")
+        path = tmp_path / "example.yaml"
+        path.write_text(text)
+        monkeypatch.setenv("PROMPT_TEST_CODE", scim.token)
+        assert run(graph, "apply", str(path)) == 0
+
+        scim.fail_next = [None, None, 400]  # the probe, the lookup, then the POST
+        graph.emulator.cycle(only_job_id(graph))
+        capsys.readouterr()
+        assert run(graph, "status", str(path)) == 1
+        failed = capsys.readouterr()
+
+        scim.token = "scim-token-2"  # the endpoint now refuses the saved token
+        graph.emulator.cycle(only_job_id(graph))
+        assert run(graph, "status", str(path)) == 1
+        quarantined = capsys.readouterr()
+
+    assert "1 recent provisioning failure(s)" in failed.out
+    assert "Alice Adams: SystemForCrossDomainIdentityManagementBadRequest" in failed.out
+    assert "Imported=1" in failed.out
+    assert "EntryLevelErrors" in failed.out
+    assert "Error: unhealthy: example" in failed.err
+    assert "Active/Quarantine" in quarantined.out
+    assert "quarantined (EncounteredQuarantineException:" in quarantined.out
+    assert "CredentialValidationFailure" in quarantined.out
+    assert "scim-token-1" not in quarantined.out
