@@ -154,3 +154,26 @@ def test_traceback_only_with_debug(
     assert "Error: 1 of 1 organisation(s) could not be planned: example" in quiet
     assert "Traceback" not in quiet
     assert "Traceback" in loud
+
+
+def test_gitops_workflow_triggers_and_credentials() -> None:
+    workflow = yaml.safe_load(
+        (ROOT / "examples/gitops/prompt-provisioning.yml").read_text()
+    )
+    # PyYAML reads the key `on` as the boolean true (YAML 1.1).
+    triggers = workflow.get("on", workflow.get(True))
+    jobs = workflow["jobs"]
+
+    assert triggers["push"]["branches"] == ["main"]
+    assert "pull_request" in triggers
+    assert triggers["schedule"][0]["cron"]
+    assert "pull_request" in jobs["plan"]["if"]
+    assert "github.event_name == 'push'" in jobs["apply"]["if"]
+    assert "schedule" in jobs["drift"]["if"]
+    comment = [s for s in jobs["plan"]["steps"] if "github-script" in s.get("uses", "")]
+    assert "createComment" in comment[0]["with"]["script"]
+    for name in ("plan", "apply", "drift"):
+        assert jobs[name]["permissions"]["id-token"] == "write"
+        runs = " ".join(step.get("run", "") for step in jobs[name]["steps"])
+        assert "--credential workload-identity" in runs
+        assert "AZURE_FEDERATED_TOKEN_FILE" in runs
