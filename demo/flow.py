@@ -18,7 +18,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import FrameType
@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 import yaml
 from rich.console import Console
+from rich.padding import Padding
 from rich.panel import Panel
 from rich.progress import (
     BarColumn,
@@ -54,13 +55,36 @@ FAST = Timings(
 )
 
 
+def done(
+    console: Console,
+    text: str,
+    *,
+    elapsed: float | None = None,
+    details: Sequence[str] = (),
+) -> None:
+    """Print a tick, the headline and its time, then indented detail lines.
+
+    A grid, so that a line wrapped in a narrow terminal (or at 80 columns when
+    piped) stays indented under its text instead of running back to column 0.
+    """
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
+    timing = "" if elapsed is None else f" [dim]({elapsed:.1f} s)[/]"
+    grid.add_row("[green]✓[/]", text + timing)
+    for line in details:
+        grid.add_row("", Padding(line, (0, 0, 0, 2)))
+    console.print(grid)
+
+
 class Step:
-    """One line of progress: a spinner while it runs, a tick and its time after."""
+    """One step of progress: a spinner while it runs, a tick and its time after."""
 
     def __init__(self, console: Console, text: str) -> None:
         self.console = console
         self.text = text
         self.result = text
+        self.details: list[str] = []
 
     @contextlib.contextmanager
     def running(self) -> Iterator[Step]:
@@ -72,7 +96,7 @@ class Step:
             self.console.print(f"[red]x[/] {self.text}")
             raise
         elapsed = time.monotonic() - started
-        self.console.print(f"[green]✓[/] {self.result} [dim]({elapsed:.1f} s)[/]")
+        done(self.console, self.result, elapsed=elapsed, details=self.details)
 
 
 def step(console: Console, text: str) -> contextlib.AbstractContextManager[Step]:
@@ -90,8 +114,8 @@ def organisation_file(workdir: Path, prompt_url: str) -> tuple[Path, dict[str, A
     return path, spec
 
 
-def run_apply(console: Console, graph_url: str, org_file: Path, key: str) -> None:
-    """`prompt-provision apply` through the engine's CLI function.
+def run_apply(console: Console, graph_url: str, org_file: Path, key: str) -> float:
+    """`prompt-provision apply` through the engine's CLI function; return its time.
 
     In-process with Entra's replication waits shortened (provisioning.entra.Timings):
     the emulator is consistent at once, so the waits would only add seconds.
@@ -107,13 +131,11 @@ def run_apply(console: Console, graph_url: str, org_file: Path, key: str) -> Non
         del os.environ["PROMPT_SCIM_ADMIN_KEY"]
     if code != 0:
         raise DemoFailed(f"prompt-provision apply exited with {code}")
-    console.print(
-        f"[green]✓[/] Prompt and Entra configured from {EXAMPLE.name} "
-        f"[dim]({time.monotonic() - started:.1f} s)[/]"
-    )
+    return time.monotonic() - started
 
 
-def describe_cycle(summary: dict[str, Any]) -> str:
+def describe_cycle(summary: dict[str, Any]) -> tuple[str, str]:
+    """(what the cycle did, what it cost) for a cycle summary."""
     parts = [
         f"{summary[k]} {k}"
         for k in ("created", "updated", "disabled", "deleted", "skipped", "failed")
@@ -121,8 +143,9 @@ def describe_cycle(summary: dict[str, Any]) -> str:
     ]
     requests = sum(summary.get("requests", {}).values())
     return (
-        f"{', '.join(parts) or 'nothing to do'}; {requests} SCIM requests, "
-        f"{summary.get('writes', 0)} writes, state {summary.get('state')}"
+        ", ".join(parts) or "nothing to do",
+        f"{requests} SCIM requests, {summary.get('writes', 0)} writes, "
+        f"state {summary.get('state')}",
     )
 
 
@@ -151,9 +174,12 @@ def run_cycle(
         summary: dict[str, Any] = future.result()
     if summary.get("state") != "Succeeded":
         raise DemoFailed(f"{title} did not succeed: {summary.get('error')}")
-    console.print(
-        f"[green]✓[/] {title}: {describe_cycle(summary)} "
-        f"[dim]({time.monotonic() - started:.1f} s)[/]"
+    did, cost = describe_cycle(summary)
+    done(
+        console,
+        f"{title}: {did}",
+        elapsed=time.monotonic() - started,
+        details=[cost],
     )
     return summary
 
@@ -161,7 +187,7 @@ def run_cycle(
 def users_table(users: list[dict[str, Any]], title: str) -> Table:
     table = Table(title=title, title_justify="left")
     for column in ("Name", "userName", "Department", "Section", "Active"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # narrow terminals: fold, never cut
     for user in users[:TABLE_ROWS]:
         ext = user.get(PROMPT_EXT) or {}
         table.add_row(
@@ -202,6 +228,19 @@ def differences(
     return rows
 
 
+def changes_table(rows: list[tuple[str, str, str, str]]) -> Table:
+    """One row per user, a line per changed attribute: fits 80 columns."""
+    table = Table(title="What changed in Prompt", title_justify="left")
+    for column in ("userName", "Changes (before -> after)"):
+        table.add_column(column, overflow="fold")  # narrow terminals: fold, never cut
+    by_user: dict[str, list[str]] = {}
+    for user, attribute, old, new in rows:
+        by_user.setdefault(user, []).append(f"{attribute}: {old} -> {new}")
+    for user, lines in by_user.items():
+        table.add_row(user, "\n".join(lines))
+    return table
+
+
 def _placement(user: dict[str, Any]) -> str:
     ext = user.get(PROMPT_EXT) or {}
     return f"{ext.get('department', '')} / {ext.get('section', '')}"
@@ -224,23 +263,29 @@ def flow(console: Console, workdir: Path, servers: list[Server]) -> None:
             [scim_service(workdir, admin_key), entra_emulator(workdir, seed_file)]
         )
         servers += [scim, emulator]
-        s.result = (
-            f"Prompt SCIM service at {scim.url}/scim/v2 (SQLite in {workdir}); "
-            f"Entra emulator at {emulator.url}/v1.0 with {tenant.user_count} users "
-            f"and {tenant.group_count} groups"
-        )
+        s.result = "Started the Prompt SCIM service and the Entra emulator"
+        s.details = [
+            f"Prompt SCIM service (real): {scim.url}/scim/v2, SQLite in {workdir}",
+            f"Entra emulator: Graph at {emulator.url}/v1.0, a sample tenant of "
+            f"{tenant.user_count} users and {tenant.group_count} groups",
+        ]
     org_file, spec = organisation_file(workdir, scim.url)
 
     entra = EntraAdmin(emulator.url)
     prompt = Prompt(scim.url, admin_key)
     try:
-        run_apply(console, f"{emulator.url}/v1.0", org_file, admin_key)
+        elapsed = run_apply(console, f"{emulator.url}/v1.0", org_file, admin_key)
         slug = str(spec["organisation"])
         org = prompt.organisation(slug)
-        console.print(
-            f"  Prompt organisation [bold]{org['display_name']}[/] ({slug}): "
-            f"new users land in {org['default_department']} / "
-            f"{org['default_section']}"
+        done(
+            console,
+            f"Prompt and Entra configured from {EXAMPLE.name}",
+            elapsed=elapsed,
+            details=[
+                f"Prompt organisation [bold]{org['display_name']}[/] ({slug}): new "
+                f"users land in {org['default_department']} / "
+                f"{org['default_section']}"
+            ],
         )
         prompt.open_scim(slug)
         run_initial(console, entra, prompt, tenant)
@@ -278,41 +323,30 @@ def run_changes(
     renamed = tenant.members[10]
 
     with step(console, "Changing the directory, as an Entra admin would") as s:
-        done = []
         for upn in disabled:
             entra.admin("POST", f"/users/{upn}/disable")
-            done.append(f"disabled {upn}")
+            s.details.append(f"disabled {upn}")
         name = entra.unassign("alice@example.org")
-        done.append(f"removed {name}'s assignment to the app")
+        s.details.append(f"removed {name}'s assignment to the app")
         person = entra.admin("GET", f"/users/{renamed}")
-        new_surname = f"{person['surname']}-Okoye"
+        new_name = f"{person['givenName']} {person['surname']}-Okoye"
         entra.admin(
             "PATCH",
             f"/users/{renamed}",
-            {
-                "surname": new_surname,
-                "displayName": f"{person['givenName']} {new_surname}",
-            },
+            {"surname": f"{person['surname']}-Okoye", "displayName": new_name},
         )
-        done.append(f"renamed {renamed} to {person['givenName']} {new_surname}")
-        s.result = "Directory changed: " + "; ".join(done)
+        s.details.append(f"renamed {person['displayName']} to {new_name}")
+        s.result = "Directory changed in the Entra emulator"
 
     summary = run_cycle(console, entra, prompt, "Incremental cycle", 0)
     after = prompt.users()
     rows = differences(before, after)
-    table = Table(title="What changed in Prompt", title_justify="left")
-    for column in ("userName", "Attribute", "Before", "After"):
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*row)
-    console.print(table)
+    console.print(changes_table(rows))
     events = prompt.audit_actions(slug, since)
     counted = Counter(e["action"] for e in events)
-    console.print(
-        "  Prompt audit trail: "
-        + (", ".join(f"{a} x{n}" for a, n in counted.items()) or "no changes")
-        + f"; still {len(after)} users (deactivated, not deleted)"
-    )
+    trail = ", ".join(f"{a} x{n}" for a, n in counted.items()) or "no changes"
+    console.print(f"  Prompt audit trail: {trail}")
+    console.print(f"  Still {len(after)} users in Prompt: deactivated, not deleted")
     deactivated = {r[0] for r in rows if r[1] == "active" and r[3] == "False"}
     expect(
         deactivated == {*disabled, "alice@example.org"},

@@ -171,7 +171,9 @@ def apply(obj: dict[str, Any], paths: tuple[Path, ...], concurrency: int) -> Non
             table.add_row(outcome.spec.organisation, result, str(len(done)), summary)
         else:
             table.add_row(outcome.spec.organisation, "FAILED", "-", outcome.error)
-    _print_table(table)
+    # The detail lists every change: at 200 columns it is one unreadable line in an
+    # 80-column terminal; wrapped between changes it reads anywhere.
+    _print_table(table, fit=True)
     _fail_if_any(outcomes, "applied")
 
 
@@ -342,12 +344,20 @@ def _fail_if_any(outcomes: list[Any], verb: str) -> None:
 
 
 def _table(*columns: str) -> Table:
-    return Table(*columns, show_lines=False)
+    table = Table(show_lines=False)
+    for column in columns:
+        table.add_column(column, overflow="fold")  # a long word folds, never cut
+    return table
 
 
-def _print_table(table: Table) -> None:
+def _print_table(table: Table, *, fit: bool = False) -> None:
+    """Print at the terminal's width; off a terminal at least 200 unless `fit`.
+
+    `fit` keeps the terminal's (or COLUMNS', 80 by default) width when piped too,
+    for tables whose long cells wrap between words.
+    """
     console = Console()
-    if not console.is_terminal:
+    if not console.is_terminal and not fit:
         # CI logs and pipes: wide enough that rows are not wrapped mid-word.
         console = Console(width=max(console.width, 200))
     console.print(table)
