@@ -224,14 +224,17 @@ def pick_user_role(app_roles: Sequence[Any] | None) -> str:
         enabled = _field(role, "enabled", "enabled")
         if display_name == USER_ROLE_NAME and enabled is not False:
             return str(_field(role, "id", "id"))
-    names = sorted(
-        str(_field(r, "display_name", "displayName")) for r in app_roles or []
-    )
+    names = sorted(_role_label(role) for role in app_roles or [])
     raise ValueError(
         f"the service principal has no enabled app role {USER_ROLE_NAME!r} "
         f"(it has: {', '.join(names) or 'none'}); was the application created from "
         f"the non-gallery template {NON_GALLERY_TEMPLATE_ID}?"
     )
+
+
+def _role_label(role: Any) -> str:
+    name = str(_field(role, "display_name", "displayName"))
+    return f"{name} (disabled)" if _field(role, "enabled", "enabled") is False else name
 
 
 def _field(role: Any, attribute: str, key: str) -> Any:

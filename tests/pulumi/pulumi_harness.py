@@ -11,6 +11,7 @@ import asyncio
 import runpy
 import sys
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,9 @@ ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = ROOT / "pulumi" / "__main__.py"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
-# prompt_pulumi sits next to the other packages; until pyproject lists it, the
-# editable install does not map it, so make the checkout importable here.
+# The editable install maps prompt_pulumi; the checkout (appended, so that the
+# SDK, not the pulumi/ program folder, is `pulumi`) covers a venv installed
+# before pyproject listed the package.
 if str(ROOT) not in sys.path:
     sys.path.append(str(ROOT))
 
@@ -157,8 +159,9 @@ class ProgramRun:
     """What one run of pulumi/__main__.py under mocks produced."""
 
     registered: list[Registered]
-    outputs: dict[str, Any]
+    outputs: dict[str, Any]  # the component's outputs
     calls: list[pulumi.runtime.MockCallArgs] = field(default_factory=list)
+    exports: dict[str, Any] = field(default_factory=dict)  # pulumi.export(...)
 
     def one(self, type_: str) -> Registered:
         found = [r for r in self.registered if r.type == type_]
@@ -205,17 +208,30 @@ def run_program(
     # provider call) leaves the main thread without one.
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
+    # The mocks answer invokes in executor threads, each making itself an event
+    # loop it never closes; left to the garbage collector, such a loop can fail
+    # in __del__ (an unraisable exception). Give each thread a loop we close.
+    thread_loops: list[asyncio.AbstractEventLoop] = []
+    executor = ThreadPoolExecutor(initializer=_thread_loop, initargs=(thread_loops,))
+    loop.set_default_executor(executor)
     mocks = mocks or GraphMocks()
     monitor = RecordingMonitor(mocks)
+    # set_mocks makes a root Stack only when there is none: one per run, so that
+    # `exports` holds this run's pulumi.export() calls and no earlier run's.
+    pulumi.runtime.settings.set_root_resource(None)  # type: ignore[arg-type]
     pulumi.runtime.set_mocks(
         mocks, project="prompt", stack=stack, preview=False, monitor=monitor
     )
     pulumi.runtime.set_all_config(config, list(secret_keys))
+    root = pulumi.runtime.get_root_resource()
     outputs: dict[str, Any] = {}
+    exports: dict[str, Any] = {}
 
     @pulumi.runtime.test
     def program() -> pulumi.Output[Any]:
         namespace = runpy.run_path(str(PROGRAM), run_name="__pulumi_program__")
+        stack_outputs = root.outputs  # type: ignore[union-attr]
+        exported = pulumi.Output.all(**stack_outputs).apply(exports.update)
         organisation = namespace["organisation"]
         names = [
             "application_id",
@@ -225,8 +241,12 @@ def run_program(
             "scim_url",
             "assignment_count",
         ]
-        return pulumi.Output.all(*(getattr(organisation, n) for n in names)).apply(
-            lambda values: outputs.update(zip(names, values, strict=True))
+        component = pulumi.Output.all(*(getattr(organisation, n) for n in names))
+        return pulumi.Output.all(
+            component.apply(
+                lambda values: outputs.update(zip(names, values, strict=True))
+            ),
+            exported,
         )
 
     try:
@@ -235,4 +255,13 @@ def run_program(
         pulumi.runtime.set_all_config({})
         asyncio.set_event_loop(None)
         loop.close()
-    return ProgramRun(monitor.registered, outputs, getattr(mocks, "calls", []))
+        executor.shutdown(wait=True)
+        for thread_loop in thread_loops:
+            thread_loop.close()
+    return ProgramRun(monitor.registered, outputs, getattr(mocks, "calls", []), exports)
+
+
+def _thread_loop(loops: list[asyncio.AbstractEventLoop]) -> None:
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    loops.append(loop)

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pulumi.runtime import rpc
+
+from prompt_pulumi.component import pick_user_role
 
 from .pulumi_harness import (
     APP_ID,
@@ -32,6 +38,18 @@ from .pulumi_harness import (
 )
 
 ENV_TOKEN = "token-from-the-environment"
+
+# Every credential the program or the providers could read, each a value that
+# must appear in no resource input (inputs and __provider land in the state).
+CREDENTIALS = {
+    "AZURE_CLIENT_ID": "sentinel-azure-client-id-5f1c",
+    "AZURE_CLIENT_SECRET": "sentinel-azure-client-secret-8e2a",
+    "AZURE_TENANT_ID": "sentinel-azure-tenant-id-3b7d",
+    "AZURE_FEDERATED_TOKEN_FILE": "/sentinel/federated-token-file-9c4e",
+    "ARM_CLIENT_SECRET": "sentinel-arm-client-secret-1d6f",
+    "ARM_OIDC_TOKEN": "sentinel-arm-oidc-token-7a0b",
+    "PROMPT_SCIM_ADMIN_KEY": "sentinel-prompt-admin-key-2e9c",
+}
 
 
 @pytest.fixture
@@ -213,6 +231,135 @@ def test_stack_outputs(acme: ProgramRun) -> None:
         "scim_url": "https://prompt.example.com/scim/v2",
         "assignment_count": 3,
     }
+
+
+def test_stack_exports_the_ids_the_url_and_the_assignment_count(
+    acme: ProgramRun,
+) -> None:
+    # What `pulumi stack output` shows; README and the issue name these keys.
+    assert acme.exports == {
+        "organisation": "acme",
+        "applicationId": APP_ID,
+        "applicationObjectId": APP_OBJECT_ID,
+        "servicePrincipalId": SP_OBJECT_ID,
+        "jobId": JOB_ID,
+        "scimUrl": "https://prompt.example.com/scim/v2",
+        "assignmentCount": 3,
+    }
+
+
+def plain_strings(wire: Any) -> Iterator[str]:
+    """Every string in wire-form inputs that is not inside a secret."""
+    if isinstance(wire, dict):
+        if wire.get(rpc._special_sig_key) == rpc._special_secret_sig:
+            return
+        for value in wire.values():
+            yield from plain_strings(value)
+    elif isinstance(wire, list):
+        for value in wire:
+            yield from plain_strings(value)
+    elif isinstance(wire, str):
+        yield wire
+
+
+@pytest.mark.parametrize("stack", ["acme", "example"])
+def test_no_credential_is_a_resource_input(
+    monkeypatch: pytest.MonkeyPatch, stack: str
+) -> None:
+    for name, value in CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("PROMPT_SCIM_TOKEN_ACME", ENV_TOKEN)
+    config = {"prompt:organisationFile": str(FIXTURES / "acme.yaml")}
+
+    run = run_program(stack, config if stack == "acme" else {})
+
+    assert run.all(CHECK), "no dynamic resource registered"
+    for resource in run.registered:
+        text = json.dumps(resource.inputs)
+        # A provider that captured a credential would carry it in its pickle.
+        blob = resource.inputs.get("__provider")
+        pickled = base64.b64decode(secret_value(blob)) if blob else b""
+        for name, value in CREDENTIALS.items():
+            assert value not in text, f"{name} is an input of {resource.name}"
+            assert value.encode() not in pickled, f"{name} in {resource.name}"
+
+
+@pytest.mark.parametrize("stack", ["acme", "example"])
+def test_the_scim_token_is_a_secret_wherever_it_is_an_input(
+    monkeypatch: pytest.MonkeyPatch, stack: str
+) -> None:
+    monkeypatch.setenv("PROMPT_SCIM_ADMIN_KEY", "k")
+    monkeypatch.setenv("PROMPT_SCIM_TOKEN_ACME", ENV_TOKEN)
+    config = {"prompt:organisationFile": str(FIXTURES / "acme.yaml")}
+    token = ENV_TOKEN if stack == "acme" else ISSUED_TOKEN
+
+    run = run_program(stack, config if stack == "acme" else {})
+
+    holders = [r.name for r in run.registered if token in json.dumps(r.inputs)]
+    assert sorted(holders) == [
+        f"{stack}-credential-check",
+        f"{stack}-synchronization-secret",
+    ]
+    for resource in run.registered:
+        assert token not in plain_strings(resource.inputs), resource.name
+
+
+def test_example_graph_has_every_child_in_the_manual_order(
+    example: ProgramRun,
+) -> None:
+    prompt_side, app = example.one(PROMPT_SIDE), example.one(APPLICATION)
+    secret, job = example.one(SECRET), example.one(JOB)
+    check, schema, start = example.one(CHECK), example.one(SCHEMA), example.one(START)
+    assignments = {r.name: r.inputs for r in example.all(ASSIGNMENT)}
+
+    assert example.one(SERVICE_PRINCIPAL).retain_on_delete
+    assert app.inputs["templateId"] == "8adf8e6e-67b2-4cf2-a259-e3dc5476c621"
+    assert job.inputs["enabled"] is False
+    assert secret.urn in job.dependencies
+    assert example.depends_on(secret, prompt_side)
+    assert example.depends_on(check, job)
+    assert example.depends_on(schema, check)
+    for assignment in example.all(ASSIGNMENT):
+        assert schema.urn in assignment.dependencies
+        assert example.depends_on(start, assignment)
+    assert set(assignments) == {
+        "example-user-alice@example.org",
+        "example-group-prompt-users",
+    }
+    assert {a["principalObjectId"] for a in assignments.values()} == {
+        principal_id("user", "alice@example.org"),
+        principal_id("group", "Prompt Users"),
+    }
+    assert {a["appRoleId"] for a in assignments.values()} == {USER_ROLE_ID}
+    assert example.exports["assignmentCount"] == 2
+    assert example.exports["scimUrl"] == "https://prompt.example.com/scim/v2"
+
+
+USER = {"displayName": "User", "id": USER_ROLE_ID, "enabled": True, "value": None}
+MSIAM = {"displayName": "msiam_access", "id": "m", "enabled": True, "value": None}
+
+
+@pytest.mark.parametrize(
+    "roles",
+    [
+        [MSIAM, USER],
+        [USER, MSIAM],
+        # A role whose value is "User" is not the one: the display name decides.
+        [{**MSIAM, "value": "User"}, USER],
+        [{**USER, "id": "disabled", "enabled": False}, USER],
+    ],
+)
+def test_user_role_is_chosen_by_display_name(roles: list[dict[str, Any]]) -> None:
+    assert pick_user_role(roles) == USER_ROLE_ID
+
+
+def test_missing_user_role_names_the_roles_and_the_template() -> None:
+    with pytest.raises(ValueError, match=r"has: User \(disabled\), msiam_access"):
+        pick_user_role([MSIAM, {**USER, "enabled": False}])
+    with pytest.raises(ValueError, match="has: none") as failure:
+        pick_user_role([])
+
+    assert "8adf8e6e-67b2-4cf2-a259-e3dc5476c621" in str(failure.value)
 
 
 def test_prompt_side_is_not_managed_without_admin_url(acme: ProgramRun) -> None:

@@ -334,6 +334,42 @@ def test_credential_check_runs_again_only_when_url_or_token_change(
     assert provider.diff(created.id, olds, unknown).changes
 
 
+VALIDATE = "POST /servicePrincipals/{sp}/synchronization/jobs/{job}/validateCredentials"
+
+
+def test_credential_check_update_tests_the_rotated_token(
+    tenant: Tenant, scim: Service
+) -> None:
+    provider = CredentialCheckProvider()
+    created = provider.create(check_props(tenant, scim, scim.token("acme")))
+    rotated = check_props(tenant, scim, scim.token("acme"))
+
+    updated = provider.update(created.id, created.outs or {}, rotated)
+
+    assert updated.outs is not None
+    assert tenant.emulator.request_counts[VALIDATE] == 2
+    assert (
+        updated.outs["token_fingerprint"] != (created.outs or {})["token_fingerprint"]
+    )
+    assert provider.diff(created.id, updated.outs, rotated).changes is False
+    wrong = check_props(tenant, scim, "not-a-token-of-acme-" + "y" * 20)
+    with pytest.raises(CredentialsRejected):
+        provider.update(created.id, updated.outs, wrong)
+
+
+def test_credential_check_delete_calls_nothing(tenant: Tenant, scim: Service) -> None:
+    provider = CredentialCheckProvider()
+    created = provider.create(check_props(tenant, scim, scim.token("acme")))
+    requests = sum(tenant.emulator.request_counts.values())
+
+    provider.delete(created.id, created.outs or {})
+
+    assert sum(tenant.emulator.request_counts.values()) == requests
+    assert (
+        tenant.writes("DELETE /servicePrincipals/{sp}/synchronization/jobs/{job}") == 0
+    )
+
+
 # -- starting the job ---------------------------------------------------------------
 
 START = "POST /servicePrincipals/{sp}/synchronization/jobs/{job}/start"
