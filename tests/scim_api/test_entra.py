@@ -255,6 +255,32 @@ def test_failing_patch_writes_nothing(acme: httpx.Client) -> None:
     assert after["meta"]["version"] == user["meta"]["version"]
 
 
+def test_patch_hitting_a_taken_user_name_writes_nothing(
+    any_db_service: Service,
+) -> None:
+    service = any_db_service
+    service.organisation("acme")
+    with service.client(service.token("acme")) as scim:
+        scim.post("/Users", json=entra_user("taken@contoso.com"))
+        user = scim.post("/Users", json=entra_user("mine@contoso.com")).json()
+
+        response = scim.patch(
+            f"/Users/{user['id']}",
+            json=patch(
+                {"op": "Replace", "path": "displayName", "value": "Changed"},
+                {"op": "Replace", "path": "active", "value": "False"},
+                {"op": "Replace", "path": "userName", "value": "TAKEN@contoso.com"},
+            ),
+        )
+        after = scim.get(f"/Users/{user['id']}").json()
+
+    assert response.status_code == 409
+    assert response.json()["scimType"] == "uniqueness"
+    assert after == user
+    events = service.store.audit_events("acme", resource_id=user["id"], limit=5)
+    assert [e.action for e in events] == ["resource.create"]
+
+
 def test_put_replaces_user_and_keeps_prompt_department(acme: httpx.Client) -> None:
     user = acme.post("/Users", json=entra_user("h@contoso.com")).json()
     body = {
