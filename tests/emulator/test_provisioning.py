@@ -655,3 +655,45 @@ def test_failed_disable_is_retried_next_cycle(
     user = scim.by_user_name(UPN.format("ada.lovelace"))
     assert user is not None
     assert user["active"] is False
+
+
+def test_object_add_only_default_value_and_flow_types(
+    emulator: Emulator, graph_url: str, scim: RecordingScim, scim_url: str
+) -> None:
+    def edit(schema: dict[str, Any]) -> dict[str, Any]:
+        from .tenant_setup import prompt_schema
+
+        schema = prompt_schema(schema)
+        users = schema["synchronizationRules"][0]["objectMappings"][1]
+        users["flowTypes"] = "Add, Update"  # no Delete
+        for mapping in users["attributeMappings"]:
+            if mapping["targetAttributeName"] == "displayName":
+                mapping["flowType"] = "ObjectAddOnly"
+            if mapping["targetAttributeName"] == 'emails[type eq "work"].value':
+                mapping["defaultValue"] = "nobody@contoso.example"
+        return schema
+
+    emulator.add_user(userPrincipalName="no.mail@contoso.example", displayName="N M")
+    ids = _setup(emulator, graph_url, scim, scim_url, "ada.lovelace", edit=edit)
+    assign(graph_url, ids.sp_id, emulator.user("no.mail@contoso.example").id)
+    emulator.cycle(ids.job_id)
+    posted = {r.body["userName"]: r.body for r in scim.requests if r.method == "POST"}
+    ada = UPN.format("ada.lovelace")
+
+    emulator.update_user(ada, displayName="Ada King")  # ObjectAddOnly: not sent
+    emulator.update_user("no.mail@contoso.example", givenName="Nora")
+    emulator.hard_delete_user(ada)  # the mapping does not allow Delete
+    scim.clear()
+    summary = emulator.cycle(ids.job_id)
+
+    assert posted["no.mail@contoso.example"]["emails"][0]["value"] == (
+        "nobody@contoso.example"  # defaultValue, on create only
+    )
+    assert posted[ada]["displayName"] == "Ada Lovelace"
+    assert [(r.method, r.body["Operations"]) for r in scim.writes()] == [
+        ("PATCH", [{"op": "Add", "path": "name.givenName", "value": "Nora"}])
+    ]
+    assert (summary["deleted"], summary["skipped"]) == (0, 1)
+    user = scim.by_user_name(ada)
+    assert user is not None
+    assert user["displayName"] == "Ada Lovelace"
