@@ -35,9 +35,8 @@ class Session:
     """Graph clients (one per tenant), their Entra wrappers, Prompt admin clients.
 
     Each organisation is a customer with its own Entra tenant: the client of an
-    organisation authenticates against `entra.tenant_id` of its file (credentials
-    client-secret and workload-identity; `default` takes the tenant from its
-    environment).
+    organisation asks for tokens of `entra.tenant_id` of its file, whatever
+    AZURE_TENANT_ID says (a managed identity only has its home tenant).
     """
 
     def __init__(self, config: GraphConfig, *, timings: Timings | None = None) -> None:

@@ -194,8 +194,16 @@ def make_credential(config: GraphConfig) -> Any:
     tenant = config.tenant_id or env.get("AZURE_TENANT_ID")
     if config.credential == "default":
         # DefaultAzureCredential covers environment, workload identity, managed
-        # identity and az login (graph.md 13); it takes its tenant from them.
-        return aio.DefaultAzureCredential()
+        # identity and az login (graph.md 13). It takes no tenant of its own: each
+        # token is asked for the configured tenant instead (multi-tenant
+        # authentication), so an organisation is never set up in whatever tenant
+        # the environment or `az login` points at.
+        if not config.tenant_id:
+            return aio.DefaultAzureCredential()
+        chain = aio.DefaultAzureCredential(
+            additionally_allowed_tenants=[config.tenant_id]
+        )
+        return _TenantCredential(chain, config.tenant_id)
     if config.credential == "client-secret":
         names = ("AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET")
         client_id, secret = _required(env, names, config.credential, tenant)
@@ -210,6 +218,26 @@ def make_credential(config: GraphConfig) -> Any:
         f"Unknown Graph credential kind {config.credential!r}: use default, "
         f"client-secret, workload-identity or anonymous."
     )
+
+
+class _TenantCredential:
+    """An async azure-identity credential whose tokens are all for one tenant.
+
+    Managed identity ignores the tenant (its tokens are for its home tenant).
+    """
+
+    def __init__(self, credential: Any, tenant_id: str) -> None:
+        self.credential = credential
+        self.tenant_id = tenant_id
+
+    async def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        """Return a token for `scopes` in the configured tenant."""
+        kwargs["tenant_id"] = self.tenant_id
+        return await self.credential.get_token(*scopes, **kwargs)
+
+    async def close(self) -> None:
+        """Close the wrapped credential."""
+        await self.credential.close()
 
 
 def _required(

@@ -1,0 +1,206 @@
+"""`prompt-provision --credential ...` gets its Graph token from azure-identity.
+
+A loopback HTTPS server plays the Microsoft identity platform's token endpoint
+(AZURE_AUTHORITY_HOST); an ASGI wrapper around the emulator records what Graph is
+sent. The CLI runs in its own interpreter so SSL_CERT_FILE is read afresh.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import json
+import os
+import ssl
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from entra_emulator.app import create_app
+from entra_emulator.server import Emulator
+
+from .engine_support import ROOT, SEED, ServerThread
+
+ORG_TENANT = "11111111-2222-3333-4444-555555555555"  # organisations/example.yaml
+OTHER_TENANT = "99999999-8888-7777-6666-555555555555"
+ACCESS_TOKEN = "eyJ0eXAi.graph-access-token-from-the-fake-authority.c2ln"
+CLIENT_SECRET = "automation-client-secret-0123456789"
+FEDERATED_JWT = "eyJhbGci.github-oidc-token.c2lnbmF0dXJl"
+
+
+@dataclass
+class Authority:
+    """The fake token endpoint: its URL, CA file and the token requests it got."""
+
+    url: str
+    ca_file: Path
+    requests: list[tuple[str, dict[str, list[str]]]] = field(default_factory=list)
+
+
+def _self_signed(folder: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = folder / "authority.pem", folder / "authority.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+@pytest.fixture
+def authority(tmp_path: Path) -> Iterator[Authority]:
+    cert_file, key_file = _self_signed(tmp_path)
+    seen: list[tuple[str, dict[str, list[str]]]] = []
+
+    class TokenEndpoint(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            seen.append((self.path, parse_qs(self.rfile.read(length).decode())))
+            body = json.dumps(
+                {
+                    "access_token": ACCESS_TOKEN,
+                    "expires_in": 3600,
+                    "token_type": "Bearer",
+                }
+            ).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), TokenEndpoint)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield Authority(f"https://127.0.0.1:{server.server_address[1]}", cert_file, seen)
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def graph_headers() -> Iterator[tuple[str, list[str]]]:
+    """The emulator behind a wrapper that records each Authorization header."""
+    emulator = Emulator(seed=SEED)
+    inner = create_app(emulator)
+    seen: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/v1.0"):
+            headers = dict(scope["headers"])
+            seen.append(headers.get(b"authorization", b"").decode())
+        await inner(scope, receive, send)
+
+    with ServerThread(app) as server:
+        yield f"{server.url}/v1.0", seen
+
+
+CREDENTIALS = {
+    "client-secret": {
+        "AZURE_CLIENT_ID": "automation-app",
+        "AZURE_CLIENT_SECRET": CLIENT_SECRET,
+    },
+    "workload-identity": {
+        "AZURE_CLIENT_ID": "automation-app",
+        "AZURE_FEDERATED_TOKEN_FILE": "federated-token",
+    },
+    # DefaultAzureCredential: its first link, EnvironmentCredential, takes these.
+    "default": {
+        "AZURE_CLIENT_ID": "automation-app",
+        "AZURE_CLIENT_SECRET": CLIENT_SECRET,
+    },
+}
+
+
+@pytest.mark.parametrize("kind", list(CREDENTIALS))
+def test_token_is_for_the_organisation_tenant_and_reaches_graph_only(
+    kind: str,
+    authority: Authority,
+    graph_headers: tuple[str, list[str]],
+    tmp_path: Path,
+) -> None:
+    graph_url, sent = graph_headers
+    (tmp_path / "federated-token").write_text(FEDERATED_JWT)
+    text = (ROOT / "organisations" / "example.yaml").read_text()
+    text = text.replace("  admin_url:", "  # admin_url:")
+    org_file = tmp_path / "example.yaml"
+    org_file.write_text(text.replace("{issue: true}", "{env: PROMPT_TEST_CODE}"))
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("AZURE_")
+    }
+    env.update(
+        AZURE_AUTHORITY_HOST=authority.url,
+        SSL_CERT_FILE=str(authority.ca_file),
+        AZURE_TENANT_ID=OTHER_TENANT,  # the file's tenant must win
+        PROMPT_TEST_CODE="pscim_code-of-the-example-org",
+        **CREDENTIALS[kind],
+    )
+
+    cli = [sys.executable, "-m", "provisioning.cli", "--credential", kind]
+    done = subprocess.run(
+        [*cli, "--graph-url", graph_url, "plan", str(org_file)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert "enterprise application 'Prompt (Example Health)'" in done.stdout
+    paths = {path for path, _ in authority.requests}
+    assert paths == {f"/{ORG_TENANT}/oauth2/v2.0/token"}
+    form = authority.requests[0][1]
+    assert form["scope"] == ["https://graph.microsoft.com/.default"]
+    assert form["client_id"] == ["automation-app"]
+    if kind == "workload-identity":
+        assert form["client_assertion"] == [FEDERATED_JWT]
+    else:
+        assert form["client_secret"] == [CLIENT_SECRET]
+    assert sent
+    assert set(sent) == {f"Bearer {ACCESS_TOKEN}"}
+    for secret in (ACCESS_TOKEN, CLIENT_SECRET, FEDERATED_JWT):
+        assert secret not in done.stdout + done.stderr
