@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import types
 import typing
 from pathlib import Path
@@ -60,6 +61,9 @@ SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,61}[a-z0-9]$"
 GUID_PATTERN = r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$"
 URL_PATTERN = r"^(https://|http://(localhost|127\.|\[::1\]))"
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Codes of the bundled SCIM service start with this (scim_service TOKEN_PREFIX).
+SECRET_PREFIX = "pscim_"
 
 # The slug may become /scim/v2/{org}/ on the SCIM service (RFC 7644 section 3.2).
 RESERVED_SLUGS = frozenset(
@@ -110,6 +114,19 @@ class SecretRef(_Strict):
         if len(given) != 1:
             raise ValueError(
                 "give exactly one of {env: NAME}, {file: path} or {issue: true}"
+            )
+        # A code pasted where its name or path belongs is a literal secret; the
+        # message must not repeat it (errors are printed, CI logs are kept).
+        reference = self.env or self.file or ""
+        if reference.startswith(SECRET_PREFIX):
+            raise ValueError(
+                "this is a Provisioning Authentication Code, not a reference; never "
+                "put the code in the file: export it and write {env: NAME}"
+            )
+        if self.env is not None and not ENV_NAME.match(self.env):
+            raise ValueError(
+                "env must name an environment variable (letters, digits and _, "
+                "not starting with a digit)"
             )
         return self
 
@@ -420,6 +437,8 @@ def _check_text(path: Path, loaded: Loaded, model: Any, at: Located) -> list[Pro
             problems += _check_text(path, loaded, _model_of(info.annotation), where)
         elif kind == "text":
             problems += _check_scalar(path, loaded, where, node, name)
+        elif kind == "bool":
+            problems += _check_boolean(path, loaded, where, node, name)
         elif kind == "list" and isinstance(node[name], list):
             for index in range(len(node[name])):
                 problems += _check_scalar(
@@ -455,6 +474,28 @@ def _check_scalar(
     return [Problem(path, scalar.line, _dotted(where), message)]
 
 
+def _check_boolean(
+    path: Path, loaded: Loaded, where: Located, parent: Any, key: str
+) -> list[Problem]:
+    """Accept only true/false: YAML 1.2 tools read yes, no, on, off as text."""
+    scalar = loaded.scalars.get(where)
+    if scalar is None or not scalar.plain or scalar.raw.lower() in ("true", "false"):
+        return []
+    if yaml_reading(scalar.raw) != "a boolean":
+        return []
+
+    parent[key] = scalar.raw
+    return [
+        Problem(
+            path,
+            scalar.line,
+            _dotted(where),
+            f"write true or false: PyYAML reads {scalar.raw} as a boolean, but "
+            "YAML 1.2 tools (editors, check-jsonschema) read it as text",
+        )
+    ]
+
+
 def _text_kind(annotation: Any) -> str | None:
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
     origin = typing.get_origin(annotation)
@@ -466,6 +507,8 @@ def _text_kind(annotation: Any) -> str | None:
         return "model"
     if annotation is str:
         return "text"
+    if annotation is bool:
+        return "bool"
     if origin is Literal and all(isinstance(a, str) for a in args):
         return "text"
     if origin is list:

@@ -154,6 +154,15 @@ BAD = [
      14, "provisioning.user_attributes.title", "unknown function 'Frobnicate'"),
     (TENANT, TENANT + "\nassignments:\n  users:\n", 11, "assignments.users",
      "has no value (YAML reads it as null)"),
+    (TENANT, TENANT + "\nprovisioning:\n  enabled: yes", 11, "provisioning.enabled",
+     "write true or false: PyYAML reads yes as a boolean"),
+    (TENANT, TENANT + "\nprovisioning:\n  groups: Off", 11, "provisioning.groups",
+     "write true or false"),
+    ("  token: {env: PROMPT_SCIM_TOKEN_ACME}", "  token: {env: 9-lives}", 5,
+     "prompt.token", "env must name an environment variable"),
+    ("  token: {env: PROMPT_SCIM_TOKEN_ACME}",
+     "  admin_url: https://prompt.example.com/admin\n  token: {issue: on}", 6,
+     "prompt.token.issue", "write true or false"),
 ]  # fmt: skip
 
 
@@ -171,12 +180,23 @@ def test_bad_file_is_reported_with_file_line_and_key(
     ), problems
 
 
-def test_literal_secret_is_never_repeated(tmp_path: Path) -> None:
-    text = MINIMAL.replace("{env: PROMPT_SCIM_TOKEN_ACME}", "pscim_do_not_echo_me")
+@pytest.mark.parametrize(
+    "token",
+    [
+        "pscim_do_not_echo_me",
+        "{env: pscim_do_not_echo_me}",
+        "{file: pscim_do_not_echo_me}",
+        "'pscim_do_not_echo_me'",
+    ],
+)
+def test_literal_secret_is_never_repeated(tmp_path: Path, token: str) -> None:
+    text = MINIMAL.replace("{env: PROMPT_SCIM_TOKEN_ACME}", token)
 
     with pytest.raises(OrganisationFileInvalid) as caught:
         load_organisation(write(tmp_path, text))
 
+    (problem,) = caught.value.problems
+    assert str(problem).startswith(f"{tmp_path / 'org.yaml'}:5: prompt.token:")
     assert "pscim_do_not_echo_me" not in str(caught.value)
     assert "pscim_do_not_echo_me" not in repr(caught.value.problems)
 
