@@ -23,6 +23,7 @@ from azure.identity.aio import (
     WorkloadIdentityCredential,
 )
 
+from provisioning.entra import AppRef, Entra
 from provisioning.errors import (
     GraphConfigInvalid,
     GraphConflict,
@@ -402,3 +403,29 @@ def test_default_credential_is_the_azure_identity_chain() -> None:
 
     assert isinstance(credential, DefaultAzureCredential)
     run(credential.close())
+
+
+def test_restart_sends_reset_scope_as_a_string_through_the_adapter() -> None:
+    # The SDK's restart model drops the resetScope flags (graph.md 8).
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(204)
+
+    async def scenario() -> None:
+        async with open_client(config(handler)) as client:
+            app = AppRef("app-1", "client-1", "sp-1", slug="acme")
+            await Entra(client).restart_job(app, "scim.1")
+
+    run(scenario())
+
+    (request,) = sent
+    assert request.method == "POST"
+    assert request.url.path == (
+        "/v1.0/servicePrincipals/sp-1/synchronization/jobs/scim.1/restart"
+    )
+    assert json.loads(request.content) == {
+        "criteria": {"resetScope": "Watermark, Escrows, QuarantineState"}
+    }
+    assert request.headers["Authorization"] == f"Bearer {TOKEN}"
