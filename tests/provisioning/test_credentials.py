@@ -178,7 +178,7 @@ def test_token_is_for_the_organisation_tenant_and_reaches_graph_only(
         **CREDENTIALS[kind],
     )
 
-    cli = [sys.executable, "-m", "provisioning.cli", "--credential", kind]
+    cli = [sys.executable, "-m", "provisioning.cli", "-vv", "--credential", kind]
     done = subprocess.run(
         [*cli, "--graph-url", graph_url, "plan", str(org_file)],
         capture_output=True,
@@ -202,5 +202,6 @@ def test_token_is_for_the_organisation_tenant_and_reaches_graph_only(
         assert form["client_secret"] == [CLIENT_SECRET]
     assert sent
     assert set(sent) == {f"Bearer {ACCESS_TOKEN}"}
+    assert "DEBUG provisioning.graph: GET" in done.stderr  # -vv: every request
     for secret in (ACCESS_TOKEN, CLIENT_SECRET, FEDERATED_JWT):
         assert secret not in done.stdout + done.stderr
