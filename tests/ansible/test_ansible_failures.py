@@ -62,15 +62,18 @@ def test_broken_token_and_missing_tenant_fail_alone(land: Landscape) -> None:
         for line in run.stdout.splitlines()
         if line.startswith('        "bad-token: FAILED')
     )
-    assert "SCIM" in bad_token or "token" in bad_token.lower(), bad_token
+    # What failed, where, and what to do (the slug itself contains "token").
+    assert "validate credentials (Test Connection to" in bad_token, bad_token
+    assert "rejected the Secret Token" in bad_token, bad_token
+    assert "check prompt.token" in bad_token, bad_token
     assert "not-a-live-code" not in run.stdout + run.stderr
     no_tenant_line = next(
         line
         for line in run.stdout.splitlines()
         if line.startswith('        "no-tenant: FAILED')
     )
-    assert "tenant_id" in no_tenant_line
-    assert "is required" in no_tenant_line
+    assert "no-tenant.yaml:" in no_tenant_line  # file and line
+    assert "entra.tenant_id: is required" in no_tenant_line
 
 
 def test_max_fail_percentage_stops_later_batches(land: Landscape) -> None:

@@ -99,6 +99,8 @@ def test_offboard_removes_one_organisation(onboarded: Landscape) -> None:
         check.stdout
     )
     assert onboarded.emulator.writes()["total"] == writes
+    assert onboarded.store.get_organisation("org-c").provisioning_enabled
+    assert any(not t.revoked for t in onboarded.store.list_tokens("org-c"))
 
     done = onboarded.playbook("offboard.yml", *confirm)
     again = onboarded.playbook("offboard.yml", *confirm)

@@ -111,6 +111,7 @@ def test_second_run_changes_nothing(fleet: Landscape, first_run: Run) -> None:
 def test_check_mode_writes_nothing(fleet: Landscape, first_run: Run) -> None:
     path = fleet.add_organisation("newcomer")
     writes = fleet.emulator.writes()["total"]
+    events = len(fleet.store.audit_events(limit=10_000))
     try:
         run = fleet.playbook("onboard.yml", "--check", "--forks", str(COUNT))
     finally:
@@ -122,6 +123,7 @@ def test_check_mode_writes_nothing(fleet: Landscape, first_run: Run) -> None:
     assert "would apply" in run.stdout
     assert fleet.emulator.writes()["total"] == writes
     assert [o.slug for o in fleet.store.list_organisations()].count("newcomer") == 0
+    assert len(fleet.store.audit_events(limit=10_000)) == events
 
 
 def test_check_diff_shows_hand_made_drift(fleet: Landscape, first_run: Run) -> None:
