@@ -209,6 +209,16 @@ FAULTS = [
          "path": "/servicePrincipals/*/synchronization/secrets"},
         id="transient 409",
     ),
+    pytest.param(
+        {"status": 503, "count": 2, "retry_after": 1, "method": "GET",
+         "path": "/servicePrincipals/*/synchronization/jobs"},
+        id="transient 503 with Retry-After",
+    ),
+    pytest.param(
+        {"status": 503, "count": 1, "retry_after": 1, "method": "POST",
+         "path": "/servicePrincipals/*/appRoleAssignedTo"},
+        id="transient 503 on an assignment",
+    ),
 ]  # fmt: skip
 
 
@@ -219,6 +229,8 @@ def test_apply_survives_faults(
     graph.emulator.add_fault(**fault)
 
     assert run(graph, "apply", str(org_file)) == 0
+    left = [f for f in graph.emulator.state()["faults"] if f["kind"] == "status"]
+    assert left == [], "the fault was never hit"
 
     state = graph.emulator.state()
     assert len(state["applications"]) == 1
