@@ -92,12 +92,36 @@ def test_gitops_workflow_commands_parse(args: list[str]) -> None:
     assert main([*args, "--help"]) == 0
 
 
-def test_pre_commit_hook_runs_validate() -> None:
+def _run_hook(changed: list[str]) -> int:
+    """Run the hook the way pre-commit does (entry, args, then the file names)."""
     (hook,) = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
-
-    assert hook["entry"] == "prompt-provision validate"
     assert re.match(hook["files"], "organisations/acme.yaml")
     assert not re.match(hook["files"], "provisioning/spec.py")
+
+    program, *args = shlex.split(hook["entry"])
+    assert program == "prompt-provision"
+    args += hook.get("args", [])
+    if hook.get("pass_filenames", True):
+        args += [name for name in changed if re.match(hook["files"], name)]
+    return main(args)
+
+
+def test_pre_commit_hook_finds_a_slug_taken_by_an_unchanged_file(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    text = (ROOT / "organisations" / "example.yaml").read_text()
+    (tmp_path / "organisations").mkdir()
+    (tmp_path / "organisations" / "example.yaml").write_text(text)
+    monkeypatch.chdir(tmp_path)
+    assert _run_hook(["organisations/example.yaml"]) == 0
+
+    copy = text.replace("Example Health", "Example Two")
+    (tmp_path / "organisations" / "copy.yaml").write_text(copy)
+
+    assert _run_hook(["organisations/copy.yaml"]) == 1
+    assert "slug 'example' is already used by" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
