@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from scim_service.storage import Actor
+
 from .engine_support import Graph, PromptService, example_for
 from .engine_support import run_cli as run
 
@@ -95,3 +97,31 @@ def test_setting_is_applied_and_a_second_apply_writes_nothing(
     assert run(graph, "apply", str(org_file)) == 0
     assert run(graph, "plan", "--detailed-exitcode", str(org_file)) == 0
     assert graph.emulator.writes()["total"] == 0
+
+
+def test_prompt_side_edited_by_hand_is_planned_and_reverted(
+    graph: Graph,
+    prompt_service: PromptService,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    org_file = example_for(tmp_path, prompt_service)
+    assert run(graph, "apply", str(org_file)) == 0
+    prompt_service.store.update_organisation(
+        "example",
+        actor=Actor(kind="cli"),
+        default_department="Theatre",
+        provisioning_enabled=False,
+    )
+    capsys.readouterr()
+
+    assert run(graph, "plan", "--detailed-exitcode", str(org_file)) == 2
+    out = capsys.readouterr().out
+    assert "default_department: Theatre -> Nursing" in out
+    assert "provisioning_enabled: false -> true" in out
+    assert run(graph, "apply", str(org_file)) == 0
+
+    organisation = prompt_service.store.get_organisation("example")
+    assert organisation.default_department == "Nursing"
+    assert organisation.provisioning_enabled is True
+    assert run(graph, "plan", "--detailed-exitcode", str(org_file)) == 0
