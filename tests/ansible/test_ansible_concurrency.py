@@ -47,7 +47,7 @@ def module_processes(marker: bytes) -> int:
     return count
 
 
-def most_at_once(land: Landscape, *args: str) -> tuple[Run, int]:
+def most_at_once(land: Landscape, *args: str, forks: int = 3) -> tuple[Run, int]:
     """Run onboard.yml in check mode; return it and the most modules seen at once."""
     marker = str(land.folder).encode()
     stop = threading.Event()
@@ -61,23 +61,27 @@ def most_at_once(land: Landscape, *args: str) -> tuple[Run, int]:
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     try:
-        run = land.playbook("onboard.yml", "--check", "--forks", "3", *args)
+        run = land.playbook("onboard.yml", "--check", "--forks", str(forks), *args)
     finally:
         stop.set()
         sampler.join(timeout=10)
     return run, most[0]
 
 
-def test_throttle_runs_one_organisation_at_a_time(land: Landscape) -> None:
+def test_throttle_and_forks_cap_organisations_running_at_once(
+    land: Landscape,
+) -> None:
     # The control shows the sampling sees parallel runs when nothing caps them.
     free, free_most = most_at_once(land)
     throttled, throttled_most = most_at_once(land, "-e", "prompt_throttle=1")
+    one_fork, one_fork_most = most_at_once(land, forks=1)
 
-    for run in (free, throttled):
+    for run in (free, throttled, one_fork):
         assert run.returncode == 0, run.explain()
         assert all(run.recap[slug]["changed"] == 1 for slug in SLUGS), run.recap
     assert free_most >= 2
     assert throttled_most == 1
+    assert one_fork_most == 1
 
 
 def test_each_batch_ends_with_a_summary_of_every_organisation_so_far(
