@@ -76,6 +76,8 @@ def ansible_environment(home: Path, **extra: str) -> dict[str, str]:
         ANSIBLE_CONFIG=str(PLAYBOOKS / "ansible.cfg"),
         ANSIBLE_HOME=str(home),
         ANSIBLE_LOCAL_TEMP=str(home / "tmp"),
+        # Where local-connection modules are copied; by default ~/.ansible/tmp.
+        ANSIBLE_REMOTE_TEMP=str(home / "remote-tmp"),
         ANSIBLE_NOCOLOR="1",
         ANSIBLE_FORCE_COLOR="0",
         PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
