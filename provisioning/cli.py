@@ -39,8 +39,14 @@ paths_argument = click.argument(
     required=True,
     type=click.Path(path_type=Path),
 )
-org_argument = click.argument(
-    "org_file", type=click.Path(path_type=Path, dir_okay=False)
+org_argument = click.argument("org", metavar="ORG")
+folder_option = click.option(
+    "--organisations",
+    "folder",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("organisations"),
+    show_default=True,
+    help="Folder searched when ORG is a slug rather than a file.",
 )
 concurrency_option = click.option(
     "--concurrency",
@@ -259,12 +265,16 @@ def destroy(
 
 @cli.command("rotate-token")
 @org_argument
+@folder_option
 @click.pass_obj
-def rotate_token(obj: dict[str, Any], org_file: Path) -> None:
-    """Issue a new code in Prompt, test and save it in Entra, revoke the old one."""
+def rotate_token(obj: dict[str, Any], org: str, folder: Path) -> None:
+    """Issue a new code in Prompt, test and save it in Entra, revoke the old one.
+
+    ORG is an organisation file or the slug of one in --organisations.
+    """
     from provisioning import operations
 
-    ((path, spec),) = load_paths([org_file])
+    path, spec = _one_organisation(org, folder)
 
     async def run() -> list[str]:
         async with _session(obj) as session:
@@ -282,12 +292,18 @@ def rotate_token(obj: dict[str, Any], org_file: Path) -> None:
 @click.option(
     "--user", "users", multiple=True, required=True, help="User principal name."
 )
+@folder_option
 @click.pass_obj
-def provision_now(obj: dict[str, Any], org_file: Path, users: tuple[str, ...]) -> None:
-    """Provision users now (provisionOnDemand, at most 5 per 10 seconds)."""
+def provision_now(
+    obj: dict[str, Any], org: str, users: tuple[str, ...], folder: Path
+) -> None:
+    """Provision users now (provisionOnDemand, at most 5 per 10 seconds).
+
+    ORG is an organisation file or the slug of one in --organisations.
+    """
     from provisioning import operations
 
-    ((_, spec),) = load_paths([org_file])
+    _, spec = _one_organisation(org, folder)
 
     async def run() -> list[Any]:
         async with _session(obj) as session:
@@ -308,6 +324,28 @@ def provision_now(obj: dict[str, Any], org_file: Path, users: tuple[str, ...]) -
 def schema() -> None:
     """Print the JSON Schema of organisation files."""
     click.echo(json.dumps(json_schema(), indent=2))
+
+
+def _one_organisation(org: str, folder: Path) -> tuple[Path, OrganisationSpec]:
+    """Load ORG: a file, or the organisation of that slug in `folder`."""
+    path = Path(org)
+    if path.is_file() or path.suffix in (".yaml", ".yml") or "/" in org:
+        ((loaded, spec),) = load_paths([path])
+        return loaded, spec
+
+    if not folder.is_dir():
+        raise click.UsageError(
+            f"{org!r} is neither an organisation file nor, with no folder "
+            f"{folder}, a slug that can be looked up; pass the file or "
+            "--organisations FOLDER"
+        )
+    for loaded, spec in load_paths([folder]):
+        if spec.organisation == org:
+            return loaded, spec
+    raise click.UsageError(
+        f"no organisation {org!r} in {folder}/ (the slug is the file's "
+        "'organisation' key); pass its file or --organisations FOLDER"
+    )
 
 
 def _session(obj: dict[str, Any]) -> Any:

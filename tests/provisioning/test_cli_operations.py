@@ -112,6 +112,26 @@ def test_rotate_token_replaces_the_code_and_revokes_the_old_one(
     assert f"prompt-secrets:v1:{new}:" in " ".join(sp["tags"])
 
 
+def test_rotate_token_finds_the_organisation_by_slug(
+    graph: Graph,
+    prompt_service: PromptService,
+    org_file: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert run(graph, "apply", str(org_file)) == 0
+    (old,) = live_tokens(prompt_service)
+    folder = str(org_file.parent)
+
+    assert run(graph, "rotate-token", "example", "--organisations", folder) == 0
+
+    (new,) = live_tokens(prompt_service)
+    assert new != old
+    capsys.readouterr()
+    assert run(graph, "rotate-token", "acme", "--organisations", folder) == 2
+    err = capsys.readouterr().err
+    assert f"no organisation 'acme' in {folder}/" in err
+
+
 def test_rotate_token_needs_an_issued_token(
     graph: Graph, org_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
