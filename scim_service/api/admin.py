@@ -200,23 +200,39 @@ _ADMIN_BEARER = HTTPBearer(
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_ADMIN_BEARER)]
 
 
-def require_admin(request: Request, credentials: Credentials) -> Actor:
-    """Check the admin key; return the actor recorded in audit events."""
-    settings: Settings = request.app.state.settings
+def admin_key_refusal(
+    settings: Settings, authorization: str | None
+) -> tuple[int, str, dict[str, str] | None] | None:
+    """Return (status, detail, headers) refusing the Authorization header, or None.
+
+    Shared by `require_admin` and the ASGI guard that runs before a body is read.
+    """
     if not settings.admin_key:
-        raise HTTPException(
+        return (
             status.HTTP_503_SERVICE_UNAVAILABLE,
             f"The admin API is disabled: set {ADMIN_KEY_ENV} in the service's "
             "environment and restart it.",
+            None,
         )
 
-    presented = credentials.credentials.strip() if credentials else ""
+    scheme, _, presented = (authorization or "").partition(" ")
+    presented = presented.strip() if scheme.lower() == "bearer" else ""
     if not hmac.compare_digest(presented.encode(), settings.admin_key.encode()):
-        raise HTTPException(
+        return (
             status.HTTP_401_UNAUTHORIZED,
             "Missing or wrong admin key: send 'Authorization: Bearer <admin key>'.",
-            headers={"WWW-Authenticate": "Bearer"},
+            {"WWW-Authenticate": "Bearer"},
         )
+    return None
+
+
+def require_admin(request: Request, _credentials: Credentials) -> Actor:
+    """Check the admin key; return the actor recorded in audit events."""
+    settings: Settings = request.app.state.settings
+    refusal = admin_key_refusal(settings, request.headers.get("authorization"))
+    if refusal is not None:
+        code, detail, headers = refusal
+        raise HTTPException(code, detail, headers=headers)
     return Actor(kind="admin", request_id=request_info(request.scope).request_id)
 
 

@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse, Response
 
 from scim_service._logging import configure_logging
 from scim_service.api import admin, ops
+from scim_service.api._admin_guard import AdminGuard
 from scim_service.api._context import RequestContextMiddleware
 from scim_service.api._handlers import ScimHandlers
 from scim_service.api.scim import PREFIX, ScimApp
@@ -88,6 +89,9 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
         public_base=public,
         threads=settings.effective_scim_threads(),
     )
+    # Added first, so it runs inside RequestContextMiddleware (its answers are
+    # logged and measured) and never on the SCIM path, which that one dispatches.
+    app.add_middleware(AdminGuard, settings=settings)
     app.add_middleware(RequestContextMiddleware, prefix=PREFIX, mounted=scim)
     return app
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import socket
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from tests.scim_api._server import Service, start_service
+from tests.scim_api._server import ADMIN_KEY, Service, start_service
 from tests.scim_api.test_entra import entra_user
 
 ACME = {
@@ -177,3 +179,78 @@ def test_openapi_declares_the_admin_key_on_every_operation(service: Service) -> 
     assert len(operations) == 10
     assert all(op["security"] == [{"AdminKey": []}] for op in operations)
     assert all({"401", "503"} <= set(op["responses"]) for op in operations)
+
+
+def _raw_request(service: Service, head: str, body: bytes = b"") -> bytes:
+    """Send a request head and part of a body; return what the server answers.
+
+    The server must answer without waiting for the rest of the body: the socket
+    times out (and the test fails) if it does wait.
+    """
+    host, port = service.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(head.replace("\n", "\r\n").encode() + b"\r\n" + body)
+        answer = b""
+        while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    return answer
+
+
+@pytest.mark.parametrize("key", [None, ADMIN_KEY], ids=["no-key", "admin-key"])
+def test_admin_body_announced_too_large_is_refused_unread(
+    service: Service, key: str | None
+) -> None:
+    auth = f"Authorization: Bearer {key}\n" if key else ""
+    head = (
+        "POST /admin/organisations HTTP/1.1\nHost: x\n"
+        f"{auth}Content-Type: application/json\nContent-Length: 300000000\n"
+    )
+
+    answer = _raw_request(service, head, b'{"slug": "acme", "display_name": "')
+
+    assert answer.startswith(b"HTTP/1.1 413 ")
+    assert b'"detail":"The request body is larger than 65536 bytes' in answer
+    assert service.store.list_organisations() == []
+
+
+def test_admin_streamed_body_without_key_is_refused_unread(service: Service) -> None:
+    head = (
+        "POST /admin/organisations HTTP/1.1\nHost: x\n"
+        "Content-Type: application/json\nTransfer-Encoding: chunked\n"
+    )
+
+    answer = _raw_request(service, head, b'10\r\n{"slug": "acme",\r\n')
+
+    assert answer.startswith(b"HTTP/1.1 401 ")
+    assert b"Missing or wrong admin key" in answer
+    assert service.store.list_organisations() == []
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_admin_body_over_the_cap_is_refused(service: Service, chunked: bool) -> None:
+    body = json.dumps({**ACME, "display_name": "A" * 70_000}).encode()
+    content: bytes | Iterator[bytes] = body
+    if chunked:
+        content = iter([body[i : i + 8192] for i in range(0, len(body), 8192)])
+
+    response = service.admin().post(
+        "/admin/organisations",
+        content=content,
+        headers={"Content-Type": "application/json"},
+    )
+
+    assert response.status_code == 413
+    assert "65536 bytes" in response.json()["detail"]
+    assert service.store.list_organisations() == []
+
+
+def test_admin_body_under_the_cap_is_served(service: Service) -> None:
+    body = {**ACME, "display_name": "A" * 60_000}
+
+    response = service.admin().post("/admin/organisations", json=body)
+
+    assert response.status_code == 201
+    assert response.json()["display_name"] == body["display_name"]
