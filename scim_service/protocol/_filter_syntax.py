@@ -20,6 +20,11 @@ _ATTR_PATH = re.compile(rf"(?:urn:\S*:)?{_NAME}(?:\.{_NAME})?", re.IGNORECASE)
 _SUB_NAME = re.compile(rf"\.({_NAME})")
 _NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
 _MAX_DEPTH = 32
+# Filters are evaluated per candidate resource, so an unbounded one lets one
+# organisation hold a worker for seconds. Entra sends one comparison; people
+# searching by hand a few; 50 and 4,096 characters are far beyond both.
+MAX_COMPARISONS = 50
+MAX_FILTER_LENGTH = 4096
 _WORD = re.compile(r'[^\s()\[\]"]+')
 _JSON = json.JSONDecoder()
 
@@ -164,6 +169,7 @@ class _Parser:
         self.tokens = list(_tokens(text))
         self.index = 0
         self.depth = 0
+        self.comparisons = 0
         self.in_brackets = False
 
     @property
@@ -243,6 +249,13 @@ class _Parser:
 
     def parse_attr_expression(self) -> Node:
         token = self.advance()
+        self.comparisons += 1
+        if self.comparisons > MAX_COMPARISONS:
+            raise filter_error(
+                f"Invalid {self.label}: more than {MAX_COMPARISONS} comparisons "
+                f"(the limit of this service) at position {token.start + 1}; "
+                "split the query into several requests."
+            )
         if not _ATTR_PATH.fullmatch(token.text):
             raise self.fail("an attribute name", token)
         path = AttrPath(token.text)
@@ -303,6 +316,7 @@ def parse_path(text: str) -> AttrPath:
     RFC 7644 3.5.2; raises ScimError 400 invalidPath with the position.
     """
     try:
+        _check_length(text, "path")
         parser = _Parser(text, "path")
         token = parser.advance()
         if token.kind != "word" or not _ATTR_PATH.fullmatch(token.text):
@@ -336,4 +350,14 @@ def parse_expression(text: str) -> Node:
     """Parse a whole filter; raise ScimError 400 invalidFilter with the position."""
     if not text.strip():
         raise filter_error("Invalid filter: the filter is empty.")
+    _check_length(text, "filter")
     return _Parser(text).parse()
+
+
+def _check_length(text: str, label: str) -> None:
+    if len(text) > MAX_FILTER_LENGTH:
+        raise filter_error(
+            f"Invalid {label}: it is {len(text)} characters long; this service "
+            f"accepts at most {MAX_FILTER_LENGTH}. Split the query into several "
+            "requests."
+        )

@@ -23,7 +23,7 @@ from scim_service.protocol.filter import (
     equality_terms,
     parse_path,
 )
-from scim_service.protocol.resource import check_required
+from scim_service.protocol.resource import check_document
 from scim_service.protocol.schema import Attribute, ResourceType
 
 __all__ = ["PATCH_OP", "apply_patch"]
@@ -73,7 +73,7 @@ def apply_patch(doc: dict[str, Any], body: object, rt: ResourceType) -> dict[str
             ) from exc
         _prune(new, rt)
 
-    check_required(new, rt)
+    check_document(new, rt)
     return new
 
 

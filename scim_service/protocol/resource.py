@@ -15,6 +15,8 @@ from scim_service.protocol._values import MANAGER, coerce_value, invalid
 from scim_service.protocol.schema import Attribute, ResourceType
 
 __all__ = [
+    "MAX_INDEXED_LENGTH",
+    "check_document",
     "display_name",
     "external_id",
     "parse_resource",
@@ -25,6 +27,9 @@ __all__ = [
 
 # RFC 7644 3.3: id, meta and schemas are the service's; a client may echo them.
 _IGNORED_KEYS = frozenset({"id", "meta", "schemas"})
+# The attributes the store indexes (storage contract), and their length cap.
+_INDEXED = ("userName", "externalId", "displayName")
+MAX_INDEXED_LENGTH = 1024
 
 
 def parse_resource(body: object, rt: ResourceType) -> dict[str, Any]:
@@ -60,7 +65,7 @@ def parse_resource(body: object, rt: ResourceType) -> dict[str, Any]:
             continue
         _put(doc, rt, key, value)
 
-    check_required(doc, rt)
+    check_document(doc, rt)
     return doc
 
 
@@ -104,11 +109,39 @@ def _put(doc: dict[str, Any], rt: ResourceType, key: str, value: object) -> None
         del doc[target.urn]
 
 
-def check_required(doc: dict[str, Any], rt: ResourceType) -> None:
-    """Raise 400 invalidValue when a required attribute (userName...) is missing."""
+def check_document(doc: dict[str, Any], rt: ResourceType) -> None:
+    """Raise 400 invalidValue for a blank required attribute or a bad indexed value.
+
+    Required attributes (a User's userName, a Group's displayName) must not be
+    missing, empty or only whitespace; the indexed ones (userName, externalId,
+    displayName) hold at most MAX_INDEXED_LENGTH characters and no NUL.
+    """
     for name in rt.required_attributes:
-        if doc.get(name) in (None, ""):
-            raise invalid(f"Attribute '{name}' is required for a {rt.name}.")
+        value = doc.get(name)
+        # RFC 7643 4.1.1: userName identifies the user to the service provider;
+        # whitespace identifies nobody.
+        if value is None or (isinstance(value, str) and not value.strip()):
+            raise invalid(
+                f"Attribute '{name}' is required for a {rt.name} and must not be "
+                "empty or only whitespace."
+            )
+
+    for name in _INDEXED:
+        value = doc.get(name)
+        if not isinstance(value, str):
+            continue
+        # The store indexes these values; an unbounded one would bloat the
+        # indexes and every lookup of it (no directory holds such names).
+        if len(value) > MAX_INDEXED_LENGTH:
+            raise invalid(
+                f"Attribute '{name}' is {len(value)} characters long; this service "
+                f"stores at most {MAX_INDEXED_LENGTH}."
+            )
+        if "\x00" in value:
+            raise invalid(
+                f"Attribute '{name}' contains the NUL character (\\u0000), which "
+                "no identifier holds and PostgreSQL cannot store; remove it."
+            )
 
 
 def _timestamp(moment: datetime) -> str:

@@ -329,11 +329,46 @@ def test_index_terms_are_consistent_with_matching() -> None:
     assert f.matches(USER_REP, USER)
 
 
-def test_long_or_chains_evaluate() -> None:
-    text = " or ".join(f'userName eq "user{i}@x"' for i in range(3000))
+def test_or_chains_up_to_the_comparison_cap_evaluate() -> None:
+    text = " or ".join(f'userName eq "user{i}@x"' for i in range(49))
 
     assert not _matches(text)
     assert _matches(text + " or title pr")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        " or ".join(f'title eq "t{i}"' for i in range(51)),
+        " and ".join(["title pr"] * 51),
+        "emails[" + " or ".join(f'value eq "{i}"' for i in range(50)) + "]",
+        "not ("
+        + " or ".join(["title pr"] * 30)
+        + ") and "
+        + " or ".join(["nickName pr"] * 21),
+    ],
+    ids=["or-chain", "and-chain", "inside-value-path", "mixed"],
+)
+def test_more_than_50_comparisons_are_refused(text: str) -> None:
+    with pytest.raises(ScimError) as caught:
+        parse_filter(text)
+
+    assert caught.value.status == 400
+    assert caught.value.scim_type == "invalidFilter"
+    assert "more than 50 comparisons" in caught.value.detail
+
+
+def test_filters_longer_than_4096_characters_are_refused() -> None:
+    at_cap = 'userName eq "' + "a" * (4096 - 14) + '"'
+    over = 'userName eq "' + "a" * (4097 - 14) + '"'
+
+    parse_filter(at_cap)
+    with pytest.raises(ScimError) as caught:
+        parse_filter(over)
+
+    assert len(at_cap) == 4096
+    assert caught.value.scim_type == "invalidFilter"
+    assert "at most 4096" in caught.value.detail
 
 
 def test_deeply_nested_parentheses_are_refused() -> None:

@@ -706,6 +706,26 @@ def test_operations_key_is_case_insensitive() -> None:
             "userName",
         ),
         (
+            _body({"op": "replace", "path": "userName", "value": " \t\n"}),
+            "invalidValue",
+            "whitespace",
+        ),
+        (
+            _body({"op": "replace", "value": {"userName": "   "}}),
+            "invalidValue",
+            "whitespace",
+        ),
+        (
+            _body({"op": "replace", "path": "externalId", "value": "x" * 1025}),
+            "invalidValue",
+            "at most 1024",
+        ),
+        (
+            _body({"op": "add", "path": "displayName", "value": "a\x00"}),
+            "invalidValue",
+            "NUL",
+        ),
+        (
             _body(
                 {
                     "op": "replace",

@@ -268,6 +268,58 @@ def test_refused_bodies(body: object, scim_type: str, named: str) -> None:
     assert named in caught.value.detail
 
 
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        ({"userName": "   "}, "userName"),
+        ({"userName": "\t\n"}, "userName"),
+        ({"userName": "\u3000"}, "userName"),
+        ({"userName": "u" * 1025}, "userName"),
+        ({"userName": "u", "externalId": "x" * 1025}, "externalId"),
+        ({"userName": "u", "displayName": "d" * 1025}, "displayName"),
+        ({"userName": "a\x00b"}, "userName"),
+        ({"userName": "u", "externalId": "\x00"}, "externalId"),
+    ],
+    ids=[
+        "spaces",
+        "tab-newline",
+        "ideographic-space",
+        "long-userName",
+        "long-externalId",
+        "long-displayName",
+        "nul-userName",
+        "nul-externalId",
+    ],
+)
+def test_blank_long_or_nul_identifiers_are_refused(
+    body: dict[str, Any], named: str
+) -> None:
+    with pytest.raises(ScimError) as caught:
+        parse_resource(body, USER)
+
+    assert caught.value.status == 400
+    assert caught.value.scim_type == "invalidValue"
+    assert f"'{named}'" in caught.value.detail
+
+
+def test_identifiers_at_the_length_cap_are_stored() -> None:
+    body = {"userName": "u" * 1024, "externalId": "x" * 1024, "displayName": "d"}
+
+    doc = parse_resource(body, USER)
+
+    assert doc["userName"] == body["userName"]
+    assert doc["externalId"] == body["externalId"]
+
+
+@pytest.mark.parametrize("display", ["  ", "\n"])
+def test_group_display_name_must_not_be_blank(display: str) -> None:
+    with pytest.raises(ScimError) as caught:
+        parse_resource({"displayName": display}, GROUP)
+
+    assert caught.value.scim_type == "invalidValue"
+    assert "displayName" in caught.value.detail
+
+
 def test_group_requires_display_name() -> None:
     with pytest.raises(ScimError) as caught:
         parse_resource({"members": []}, GROUP)
