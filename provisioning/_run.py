@@ -88,13 +88,20 @@ class Session:
         """GraphServiceClient of the configured (or environment's) tenant."""
         return self.for_tenant(self.config.tenant_id)[1]
 
-    def prompt(self, spec: OrganisationSpec) -> PromptAdmin | None:
-        """Return the admin client of the organisation's SCIM service, if managed."""
+    def prompt(
+        self, spec: OrganisationSpec, path: Path | None = None
+    ) -> PromptAdmin | None:
+        """Return the admin client of the organisation's SCIM service, if managed.
+
+        Raises PromptAdminOriginRefused for an admin URL the environment does not
+        allow (provisioning.prompt.check_admin_origin); `path` names the file.
+        """
         url = spec.prompt.admin_url
         if url is None:
             return None
         if url not in self._prompts:
-            self._prompts[url] = PromptAdmin.from_env(url)
+            source = path if path is not None else f"organisation {spec.organisation!r}"
+            self._prompts[url] = PromptAdmin.from_env(url, source=source)
         return self._prompts[url]
 
 

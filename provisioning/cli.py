@@ -128,7 +128,7 @@ def plan(
             async def step(path: Path, spec: OrganisationSpec) -> Any:
                 entra, graph = session.for_org(spec)
                 return await plan_organisation(
-                    path, spec, entra, graph, session.prompt(spec)
+                    path, spec, entra, graph, session.prompt(spec, path)
                 )
 
             return await _run_each(session, items, step, concurrency, "planning")
@@ -157,7 +157,7 @@ def apply(obj: dict[str, Any], paths: tuple[Path, ...], concurrency: int) -> Non
 
             async def step(path: Path, spec: OrganisationSpec) -> Any:
                 entra, graph = session.for_org(spec)
-                prompt = session.prompt(spec)
+                prompt = session.prompt(spec, path)
                 planned = await plan_organisation(path, spec, entra, graph, prompt)
                 return await apply_plan(planned, entra, graph, prompt)
 
@@ -249,7 +249,8 @@ def destroy(
 
             async def step(path: Path, spec: OrganisationSpec) -> Any:
                 entra, _ = session.for_org(spec)
-                return await operations.destroy(spec, entra, session.prompt(spec))
+                prompt = session.prompt(spec, path)
+                return await operations.destroy(spec, entra, prompt)
 
             return await _run_each(session, items, step, concurrency, "destroying")
 
@@ -280,7 +281,7 @@ def rotate_token(obj: dict[str, Any], org: str, folder: Path) -> None:
         async with _session(obj) as session:
             entra, graph = session.for_org(spec)
             return await operations.rotate_token(
-                path, spec, entra, graph, session.prompt(spec)
+                path, spec, entra, graph, session.prompt(spec, path)
             )
 
     for line in asyncio.run(run()):

@@ -5,6 +5,7 @@
      +-- SecretUnavailable           a SecretRef points at a missing env var or file
      +-- PromptAdminError            the SCIM service's admin API refused or failed
      |    +-- PromptAdminUnauthorized    wrong or missing PROMPT_SCIM_ADMIN_KEY
+     |    +-- PromptAdminOriginRefused   admin_url neither loopback nor allowed
      |    +-- PromptAdminUnreachable     connection failed / timed out
      +-- ApplyFailed                 an apply of one organisation stopped part-way
      +-- TokenNotUsable              the configured code is not live in Prompt
@@ -75,6 +76,10 @@ class PromptAdminError(ProvisioningError):
 
 class PromptAdminUnauthorized(PromptAdminError):
     """The admin API rejected the admin key."""
+
+
+class PromptAdminOriginRefused(PromptAdminError):
+    """The admin URL's origin is not allowed: the admin key is not sent there."""
 
 
 class PromptAdminUnreachable(PromptAdminError):

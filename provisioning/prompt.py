@@ -1,28 +1,34 @@
 """Client of the Prompt SCIM service's admin API (/admin): organisations and codes.
 
 The admin key comes from the environment (PROMPT_SCIM_ADMIN_KEY) only; it is sent
-as a bearer header and never logged. Issued secrets are returned once, never logged.
+as a bearer header, never logged, and only to loopback or PROMPT_SCIM_ADMIN_ORIGINS
+origins. Issued secrets are returned once, never logged.
 """
 
 from __future__ import annotations
 
 import functools
+import ipaddress
 import logging
 import os
 import ssl
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
 from provisioning.errors import (
     PromptAdminError,
+    PromptAdminOriginRefused,
     PromptAdminUnauthorized,
     PromptAdminUnreachable,
 )
 
 __all__ = [
     "ADMIN_KEY_ENV",
+    "ADMIN_ORIGINS_ENV",
     "PromptAdmin",
     "PromptOrganisation",
     "PromptToken",
@@ -31,6 +37,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 ADMIN_KEY_ENV = "PROMPT_SCIM_ADMIN_KEY"
+ADMIN_ORIGINS_ENV = "PROMPT_SCIM_ADMIN_ORIGINS"
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 # Settable fields of an organisation, as the admin API names them.
 ORGANISATION_FIELDS = (
@@ -101,8 +109,16 @@ class PromptAdmin:
         )
 
     @classmethod
-    def from_env(cls, admin_url: str, **kwargs: Any) -> PromptAdmin:
-        """Build with the admin key from PROMPT_SCIM_ADMIN_KEY."""
+    def from_env(
+        cls, admin_url: str, *, source: Path | str | None = None, **kwargs: Any
+    ) -> PromptAdmin:
+        """Build with the admin key from PROMPT_SCIM_ADMIN_KEY.
+
+        Raises PromptAdminOriginRefused, before any request, when `admin_url` is
+        neither on loopback nor in PROMPT_SCIM_ADMIN_ORIGINS; `source` (the
+        organisation file) starts that message.
+        """
+        check_admin_origin(admin_url, source=source)
         key = os.environ.get(ADMIN_KEY_ENV, "").strip()
         if not key:
             raise PromptAdminUnauthorized(
@@ -193,6 +209,74 @@ class PromptAdmin:
                 f"{_detail(response)}"
             )
         return response.json() if response.content else None
+
+
+def check_admin_origin(admin_url: str, *, source: Path | str | None = None) -> None:
+    """Refuse an admin URL whose origin the environment does not allow.
+
+    The admin key and the codes sent to /tokens/verify go wherever the file's
+    prompt.admin_url says, and `plan` runs on pull requests: a changed file must
+    not be able to send them to a host of its choosing.
+    """
+    where = f"{source}: " if source is not None else ""
+    origin = _origin(admin_url)
+    if origin is None:
+        # Never repeated: it may carry a user name and password.
+        raise PromptAdminOriginRefused(
+            f"{where}prompt.admin_url must be an http(s) URL with a host and "
+            "without user name or password; fix it"
+        )
+
+    if _is_loopback(urlsplit(admin_url).hostname or "") or origin in allowed_origins():
+        return
+    raise PromptAdminOriginRefused(
+        f"{where}prompt.admin_url {admin_url} is not an allowed admin origin; set "
+        f"{ADMIN_ORIGINS_ENV}={origin} to allow sending the admin key there"
+    )
+
+
+def allowed_origins() -> frozenset[str]:
+    """Return the origins of PROMPT_SCIM_ADMIN_ORIGINS (comma-separated)."""
+    allowed = set()
+    entries = os.environ.get(ADMIN_ORIGINS_ENV, "").split(",")
+    for entry in filter(None, (item.strip() for item in entries)):
+        parts = urlsplit(entry)
+        origin = _origin(entry)
+        if origin is None or parts.path not in ("", "/") or parts.query:
+            raise PromptAdminOriginRefused(
+                f"{ADMIN_ORIGINS_ENV} holds {entry!r}, which is not an origin: write "
+                "scheme://host[:port] entries separated by commas, e.g. "
+                "https://prompt.example.com,https://scim.example.net:8443"
+            )
+        allowed.add(origin)
+    return frozenset(allowed)
+
+
+def _origin(url: str) -> str | None:
+    """Return scheme://host[:port] in lower case, default port left out, or None."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname or "@" in parts.netloc:
+        return None
+    host = parts.hostname.lower()
+    host = f"[{host}]" if ":" in host else host
+    if port is None or port == _DEFAULT_PORTS[scheme]:
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"
+
+
+def _is_loopback(host: str) -> bool:
+    # The emulator, the tests and the demo run the SCIM service on this machine.
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @functools.cache

@@ -201,3 +201,17 @@ def test_gitops_workflow_triggers_and_credentials() -> None:
         runs = " ".join(step.get("run", "") for step in jobs[name]["steps"])
         assert "--credential workload-identity" in runs
         assert "AZURE_FEDERATED_TOKEN_FILE" in runs
+
+
+def test_gitops_workflow_limits_where_the_admin_key_goes() -> None:
+    workflow = yaml.safe_load(
+        (ROOT / "examples/gitops/prompt-provisioning.yml").read_text()
+    )
+
+    # The plan job runs on pull requests with the admin key: the allowed origins
+    # must come from a repository variable, not from the pull request's files.
+    for name, job in workflow["jobs"].items():
+        env = {**workflow.get("env", {}), **job.get("env", {})}
+        if "PROMPT_SCIM_ADMIN_KEY" in env:
+            origins = env.get("PROMPT_SCIM_ADMIN_ORIGINS", "")
+            assert origins == "${{ vars.PROMPT_SCIM_ADMIN_ORIGINS }}", name

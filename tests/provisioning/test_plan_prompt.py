@@ -9,10 +9,11 @@ import pytest
 
 from provisioning.errors import (
     PromptAdminError,
+    PromptAdminOriginRefused,
     PromptAdminUnauthorized,
     PromptAdminUnreachable,
 )
-from provisioning.prompt import PromptAdmin
+from provisioning.prompt import PromptAdmin, check_admin_origin
 
 from .engine_support import PromptService, free_port
 
@@ -65,6 +66,7 @@ def test_wrong_admin_key_is_actionable(prompt_service: PromptService) -> None:
 
 def test_missing_admin_key_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PROMPT_SCIM_ADMIN_KEY", raising=False)
+    monkeypatch.setenv("PROMPT_SCIM_ADMIN_ORIGINS", "https://prompt.example.com")
 
     with pytest.raises(PromptAdminUnauthorized, match="is not: export"):
         PromptAdmin.from_env("https://prompt.example.com/admin")
@@ -92,3 +94,76 @@ def test_refused_change_names_the_reason(prompt_service: PromptService) -> None:
 
     with pytest.raises(PromptAdminError, match=r"422 .*SCIM endpoint name"):
         asyncio.run(scenario())
+
+
+ORIGINS = [
+    # (PROMPT_SCIM_ADMIN_ORIGINS, prompt.admin_url, allowed)
+    ("", "http://127.0.0.1:8000/admin", True),
+    ("", "http://127.9.9.9/admin", True),
+    ("", "http://localhost:9/admin", True),
+    ("", "https://LocalHost/admin", True),
+    ("", "http://[::1]:8000/admin", True),
+    ("", "https://prompt.example.com/admin", False),
+    ("", "https://127.0.0.1.attacker.example/admin", False),
+    ("", "https://localhost.attacker.example/admin", False),
+    ("https://prompt.example.com", "https://prompt.example.com/admin", True),
+    ("https://prompt.example.com", "https://PROMPT.example.com:443/admin", True),
+    ("https://prompt.example.com:443/", "https://prompt.example.com/admin", True),
+    (" https://a.example , ,https://prompt.example.com ", "https://prompt.example.com",
+     True),
+    ("https://prompt.example.com", "https://prompt.example.com:8443/admin", False),
+    ("https://prompt.example.com:8443", "https://prompt.example.com/admin", False),
+    ("http://prompt.example.com", "https://prompt.example.com/admin", False),
+    ("https://prompt.example.com", "https://prompt.example.com.attacker.example/a",
+     False),
+    ("https://prompt.example.com", "https://attacker.example/admin", False),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("allowed", "admin_url", "ok"), ORIGINS)
+def test_admin_key_goes_only_to_loopback_or_allowed_origins(
+    allowed: str, admin_url: str, ok: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PROMPT_SCIM_ADMIN_ORIGINS", allowed)
+
+    if ok:
+        check_admin_origin(admin_url)
+        return
+    with pytest.raises(PromptAdminOriginRefused, match="not an allowed admin origin"):
+        PromptAdmin.from_env(admin_url, source="organisations/acme.yaml")
+
+
+def test_refused_origin_names_the_file_and_the_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("PROMPT_SCIM_ADMIN_ORIGINS", raising=False)
+
+    with pytest.raises(PromptAdminOriginRefused) as caught:
+        PromptAdmin.from_env(
+            "https://x.example:8443/admin", source="organisations/acme.yaml"
+        )
+
+    assert str(caught.value) == (
+        "organisations/acme.yaml: prompt.admin_url https://x.example:8443/admin is "
+        "not an allowed admin origin; set PROMPT_SCIM_ADMIN_ORIGINS="
+        "https://x.example:8443 to allow sending the admin key there"
+    )
+
+
+@pytest.mark.parametrize(
+    "entry", ["prompt.example.com", "https://prompt.example.com/admin", "ftp://x"]
+)
+def test_malformed_allowed_origin_is_named(
+    entry: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PROMPT_SCIM_ADMIN_ORIGINS", f"https://ok.example,{entry}")
+
+    with pytest.raises(PromptAdminOriginRefused, match=f"holds '{entry}', which is"):
+        check_admin_origin("https://ok.example/admin")
+
+
+def test_admin_url_with_a_password_is_refused_without_repeating_it() -> None:
+    with pytest.raises(PromptAdminOriginRefused) as caught:
+        check_admin_origin("https://user:p4ss@prompt.example.com/admin")
+
+    assert "p4ss" not in str(caught.value)
