@@ -16,7 +16,7 @@ from .seed import dump_seed, generate_tenant, load_seed_file
 from .server import Emulator, EmulatorConfig
 
 
-@click.group()
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", is_flag=True, help="Log every request (DEBUG).")
 def cli(verbose: bool) -> None:
     """A local stand-in for Microsoft Graph and Entra's provisioning service."""
@@ -123,17 +123,18 @@ def _admin(url: str, method: str, path: str) -> httpx.Response:
 @click.option("--job", "job_ids", multiple=True, help="Job id (repeatable).")
 @click.option("--all", "all_jobs", is_flag=True, help="Every started job.")
 def cycle(url: str, job_ids: tuple[str, ...], all_jobs: bool) -> None:
-    """Run one provisioning cycle now and print its summary as JSON."""
+    """Run one provisioning cycle now; print {job id: summary} as one JSON object."""
     ids = list(job_ids)
     if all_jobs:
         jobs = _admin(url, "GET", "/jobs").json()["value"]
         ids += [j["id"] for j in jobs if j["schedule"]["state"] == "Active"]
     if not ids:
         raise click.UsageError("Name a job with --job ID or use --all.")
-    for job_id in ids:
-        click.echo(
-            json.dumps(_admin(url, "POST", f"/jobs/{job_id}/cycle").json(), indent=2)
-        )
+    # One JSON document whatever the number of jobs, so `| jq` and json.load work.
+    summaries = {
+        job_id: _admin(url, "POST", f"/jobs/{job_id}/cycle").json() for job_id in ids
+    }
+    click.echo(json.dumps(summaries, indent=2))
 
 
 @cli.command()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from unittest.mock import ANY
 
 import httpx
 import pytest
@@ -89,12 +91,20 @@ def test_serve_and_cycle(served: str, scim: RecordingScim, scim_url: str) -> Non
     result = _run("cycle", "--url", served, "--job", ids.job_id)
 
     assert result.returncode == 0, result.stderr
-    assert '"created": 1' in result.stdout
+    assert json.loads(result.stdout)[ids.job_id]["created"] == 1
     assert [u["userName"] for u in scim.users.values()] == [
         "ada.lovelace@contoso.example"
     ]
     again = _run("cycle", "--url", served, "--all")
-    assert '"writes": 0' in again.stdout
+    assert json.loads(again.stdout) == {ids.job_id: ANY}
+    assert json.loads(again.stdout)[ids.job_id]["writes"] == 0
     state = _run("state", "--url", served)
     assert '"SecretToken"' in state.stdout
     assert scim.token not in state.stdout
+
+
+def test_short_help_option_like_the_other_commands() -> None:
+    result = _run("-h")
+
+    assert result.returncode == 0, result.stderr
+    assert "Run one provisioning cycle now" in result.stdout
