@@ -4,6 +4,7 @@ ScimServiceError
  +-- ScimError                 answered as SCIM Error JSON (RFC 7644 section 3.12)
  +-- StoreError
       +-- StoreUnavailable     the database cannot be reached (503, never 401)
+      +-- StoreValueRejected   the database refused a value of the request (400)
       +-- OrganisationNotFound
       +-- OrganisationExists
       +-- OrganisationInvalid  (400: bad slug or field)
@@ -35,6 +36,13 @@ class StoreError(ScimServiceError):
 
 class StoreUnavailable(StoreError):
     """The database is unreachable or failing; callers answer 503."""
+
+
+class StoreValueRejected(StoreError):
+    """The database refused a value the request carried (a client error: 400).
+
+    Never StoreUnavailable: Entra retries a 503 for ever, a 400 it reports.
+    """
 
 
 class OrganisationNotFound(StoreError):

@@ -18,6 +18,7 @@ from scim_service.errors import (
     ResourceNotFound,
     ScimError,
     StoreUnavailable,
+    StoreValueRejected,
     UniquenessConflict,
 )
 from scim_service.settings import Settings
@@ -55,6 +56,8 @@ class ScimHandlers:
             return error_response(409, str(exc), "uniqueness")
         except ResourceNotFound:
             return _not_found(request)
+        except StoreValueRejected as exc:
+            return error_response(400, str(exc), "invalidValue")
         except StoreUnavailable:
             logger.warning("store unavailable", extra={"fields": _ids(request)})
             return error_response(

@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 from scim_service.errors import ScimError
+
+# A PatchOp nests 6 levels deep at most (value > extension > manager); deeper
+# bodies only serve to exhaust the recursion of whatever walks them next.
+MAX_JSON_DEPTH = 32
+# Strict JSON refuses raw control characters and strict UTF-8 refuses encoded
+# surrogates, so only a \u escape can put NUL or a lone surrogate into a string:
+# the body is walked for them only when it holds such an escape.
+_SUSPECT_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
+_BAD_CHARACTER = re.compile("[\x00\ud800-\udfff]")
 
 
 @dataclass(slots=True)
@@ -38,8 +48,69 @@ def parse_json_body(request: ScimRequest) -> object:
             "or application/json.",
         )
     try:
-        return json.loads(request.body)
+        text = request.body.decode("utf-8-sig")
+        parsed = json.loads(text)
+    except RecursionError:
+        raise _too_deep() from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ScimError(
             400, f"The request body is not valid JSON: {exc}.", "invalidSyntax"
         ) from None
+
+    suspect = _SUSPECT_ESCAPE.search(text) is not None
+    if suspect or text.count("[") + text.count("{") > MAX_JSON_DEPTH:
+        check_json_tree(parsed, strings=suspect)
+    return parsed
+
+
+def check_json_tree(value: object, *, strings: bool = True) -> None:
+    """Raise ScimError 400 for nesting deeper than MAX_JSON_DEPTH.
+
+    With `strings`, also for a string or key holding NUL (invalidValue) or a lone
+    surrogate (invalidSyntax). Iterative: the depth is what is being checked.
+    """
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            if depth > MAX_JSON_DEPTH:
+                raise _too_deep()
+            for key, child in item.items():
+                if strings:
+                    _check_string(key)
+                stack.append((child, depth + 1))
+        elif isinstance(item, list):
+            if depth > MAX_JSON_DEPTH:
+                raise _too_deep()
+            stack.extend((child, depth + 1) for child in item)
+        elif strings and isinstance(item, str):
+            _check_string(item)
+
+
+def _check_string(text: str) -> None:
+    found = _BAD_CHARACTER.search(text)
+    if found is None:
+        return
+    if found.group() == "\x00":
+        raise ScimError(
+            400,
+            "The request body holds the NUL character (\\u0000) in a string; "
+            "no SCIM attribute value may contain it. Remove it and retry.",
+            "invalidValue",
+        )
+    raise ScimError(
+        400,
+        f"The request body holds a lone UTF-16 surrogate (\\u{ord(found.group()):04x}) "
+        "in a string, which is not a Unicode character (RFC 8259 section 8.2); "
+        "send the character as UTF-8 or as a complete surrogate pair.",
+        "invalidSyntax",
+    )
+
+
+def _too_deep() -> ScimError:
+    return ScimError(
+        400,
+        f"The request body nests arrays or objects deeper than {MAX_JSON_DEPTH} "
+        "levels; no SCIM resource or PatchOp needs that many.",
+        "invalidSyntax",
+    )

@@ -23,7 +23,11 @@ class ScimResponse:
 
 def dumps(payload: object) -> bytes:
     """Serialise a JSON payload compactly (the hot path: no pretty printing)."""
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    # A lone surrogate (quoted from a request in an error detail, or stored
+    # before bodies were checked) cannot be UTF-8: it goes out as its JSON
+    # escape, so writing an answer, an error above all, never fails itself.
+    return text.encode("utf-8", "backslashreplace")
 
 
 def json_response(

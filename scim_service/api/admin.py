@@ -239,8 +239,10 @@ def require_admin(request: Request, _credentials: Credentials) -> Actor:
 StoreDep = Annotated[Store, Depends(get_store)]
 AdminDep = Annotated[Actor, Depends(require_admin)]
 Limit = Annotated[int, Query(ge=1, le=1000, description="Events per page.")]
+# Event ids are 64-bit; a larger number would fail in the database driver.
 BeforeId = Annotated[
-    int | None, Query(description="Only events older than this id (paging).")
+    int | None,
+    Query(ge=1, le=2**63 - 1, description="Only events older than this id (paging)."),
 ]
 
 router = APIRouter(

@@ -27,6 +27,7 @@ from scim_service.errors import (
     OrganisationInvalid,
     OrganisationNotFound,
     StoreUnavailable,
+    StoreValueRejected,
     TokenNotFound,
 )
 from scim_service.settings import Settings, ensure_sqlite_directory
@@ -38,6 +39,7 @@ _ADMIN_ERRORS: dict[type[Exception], int] = {
     OrganisationExists: 409,
     OrganisationInvalid: 422,
     StoreUnavailable: 503,
+    StoreValueRejected: 400,
 }
 
 

@@ -27,6 +27,7 @@ MAX_COMPARISONS = 50
 MAX_FILTER_LENGTH = 4096
 _WORD = re.compile(r'[^\s()\[\]"]+')
 _JSON = json.JSONDecoder()
+_BAD_CHARACTER = re.compile("[\x00\ud800-\udfff]")
 
 
 def filter_error(detail: str) -> ScimError:
@@ -72,6 +73,8 @@ def _tokens(text: str) -> Iterator[_Token]:
                     f"Malformed string at position {pos + 1} of the filter: "
                     f'{exc.msg.lower()} (strings are JSON: escape \\" and \\\\).'
                 ) from None
+            if "\\u" in text[pos:end]:
+                _check_literal(value, pos)
             yield _Token("string", text[pos:end], pos, value)
             pos = end
         else:
@@ -79,6 +82,21 @@ def _tokens(text: str) -> Iterator[_Token]:
             assert match is not None
             yield _Token("word", match.group(), pos)
             pos = match.end()
+
+
+def _check_literal(value: str, pos: int) -> None:
+    """Refuse a decoded string literal holding NUL or a lone surrogate.
+
+    No stored value holds either (bodies are checked), PostgreSQL cannot compare
+    NUL and neither database can take a lone surrogate as a parameter.
+    """
+    found = _BAD_CHARACTER.search(value)
+    if found is not None:
+        name = "the NUL character" if found.group() == "\x00" else "a lone surrogate"
+        raise filter_error(
+            f"Invalid filter: the string at position {pos + 1} holds {name} "
+            f"(\\u{ord(found.group()):04x}), which no attribute value contains."
+        )
 
 
 # ---------------------------------------------------------------- syntax tree
@@ -296,7 +314,15 @@ class _Parser:
             if lowered in ("true", "false", "null"):
                 return {"true": True, "false": False, "null": None}[lowered]
             if _NUMBER.fullmatch(token.text):
-                return json.loads(token.text)
+                try:
+                    return json.loads(token.text)
+                except ValueError:
+                    # Python refuses integers of more than 4,300 digits.
+                    raise filter_error(
+                        f"Invalid {self.label}: the number at position "
+                        f"{token.start + 1} has {len(token.text)} characters; "
+                        "no attribute holds such a number."
+                    ) from None
         raise self.fail(
             'a value (a "quoted string", a number, true, false or null)', token
         )

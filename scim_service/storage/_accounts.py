@@ -34,6 +34,11 @@ RESERVED_SLUGS = frozenset(
     )
 )
 _SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,61}[a-z0-9]")
+_TOKEN_ID = re.compile(r"tok_[0-9a-f]{8}")
+# PostgreSQL refuses NUL in text and no database takes a lone surrogate.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# Column sizes of the organisations table (tables.py).
+_MAX_LENGTHS = {"tenant_id": 64}
 
 # Fields update_organisation accepts, with the types they must have.
 ORGANISATION_FIELDS: dict[str, tuple[type, bool]] = {
@@ -81,6 +86,22 @@ def validate_changes(changes: dict[str, Any]) -> None:
                 + (" or null" if nullable else "")
                 + f", not {value!r}."
             )
+        if isinstance(value, str):
+            validate_text(name, value, max_length=_MAX_LENGTHS.get(name))
+
+
+def validate_text(name: str, value: str, *, max_length: int | None = None) -> None:
+    """Raise OrganisationInvalid for text the database cannot store as given."""
+    if _UNSTORABLE.search(value):
+        raise OrganisationInvalid(
+            f"Field {name!r} holds a NUL character or a lone surrogate, which "
+            "cannot be stored; remove it."
+        )
+    if max_length is not None and len(value) > max_length:
+        raise OrganisationInvalid(
+            f"Field {name!r} is {len(value)} characters long; at most "
+            f"{max_length} are stored."
+        )
 
 
 def organisation_from_row(row: sa.Row[Any]) -> Organisation:
@@ -109,9 +130,13 @@ def organisation_audit(org: Organisation) -> dict[str, Any]:
 
 def load_organisation(conn: sa.Connection, slug: str) -> Organisation:
     """Return the organisation with that slug, or raise OrganisationNotFound."""
-    row = conn.execute(
-        sa.select(organisations).where(organisations.c.slug == slug)
-    ).first()
+    # A text no slug can be names nothing: answered without a query, so a NUL
+    # in it never reaches PostgreSQL.
+    row = None
+    if _SLUG.fullmatch(slug):
+        row = conn.execute(
+            sa.select(organisations).where(organisations.c.slug == slug)
+        ).first()
     if row is None:
         raise OrganisationNotFound(
             f"No organisation has the slug {slug!r}; list them with "
@@ -129,6 +154,11 @@ def new_secret() -> tuple[str, str]:
 def hash_secret(secret: str) -> str:
     """Return the SHA-256 hex digest a secret is stored and looked up as."""
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def is_token_id(text: str) -> bool:
+    """Tell whether `text` has the shape of a token id (tok_ and 8 hex digits)."""
+    return _TOKEN_ID.fullmatch(text) is not None
 
 
 def new_token_id() -> str:

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine
 
-from scim_service.errors import StoreUnavailable
+from scim_service.errors import StoreUnavailable, StoreValueRejected
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,10 @@ def _sqlite_engine(url: str, synchronous: str) -> Engine:
 
 
 def translate_db_errors(fn: Callable[P, R]) -> Callable[P, R]:
-    """Turn database failures into StoreUnavailable (callers answer 503, never 401)."""
+    """Turn database failures into StoreUnavailable (callers answer 503, never 401).
+
+    A value the database refuses (DataError) becomes StoreValueRejected (400).
+    """
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -111,6 +114,19 @@ def translate_db_errors(fn: Callable[P, R]) -> Callable[P, R]:
             return fn(*args, **kwargs)
         except exc.IntegrityError:
             raise
+        except exc.DataError as error:
+            # A value the database cannot hold (NUL in text on PostgreSQL, a
+            # number out of range): the request's fault, never worth a retry.
+            log.info(
+                "database refused a value during %s: %s",
+                fn.__name__,
+                _first_line(error.orig or error),
+            )
+            raise StoreValueRejected(
+                "The database cannot store or compare a value of this request "
+                "(a character such as NUL, or a number out of range); correct the "
+                "value and retry."
+            ) from error
         except (exc.DBAPIError, exc.TimeoutError) as error:
             detail = _first_line(getattr(error, "orig", None) or error)
             log.warning("database failed during %s: %s", fn.__name__, detail)

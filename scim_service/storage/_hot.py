@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import re
 import threading
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
@@ -22,7 +21,7 @@ from sqlalchemy import exc
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import PoolProxiedConnection
 
-from scim_service.storage._resources import indexed_values
+from scim_service.storage._resources import indexed_values, new_resource_id
 from scim_service.storage.records import Actor, StoredResource
 
 USER = "User"
@@ -328,7 +327,7 @@ class HotPath:
                     )
                     return stored, True
 
-            rid = uuid.uuid4().hex
+            rid = new_resource_id()
             params.update(id=rid, org=org_id, rtype=rtype)
             cursor.execute(self.sql(_INSERT), params)
             self._audit(

@@ -7,6 +7,7 @@ enforced by partial unique indexes, so concurrent identical creates yield one ro
 from __future__ import annotations
 
 import copy
+import re
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
@@ -19,6 +20,20 @@ from scim_service.storage.records import PROMPT_EXTENSION, Actor, StoredResource
 from scim_service.storage.tables import resources
 
 USER = "User"
+# Every resource id is uuid4().hex (new_resource_id); a path segment of any other
+# shape names nothing, so it is answered without a query (and a NUL in it never
+# reaches PostgreSQL, which refuses it).
+_RESOURCE_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def new_resource_id() -> str:
+    """Return a new resource id: 32 lowercase hex digits."""
+    return uuid.uuid4().hex
+
+
+def is_resource_id(text: str) -> bool:
+    """Tell whether `text` has the shape of an id this store hands out."""
+    return _RESOURCE_ID.fullmatch(text) is not None
 
 
 def _text(value: object) -> str | None:
@@ -159,7 +174,7 @@ def create(
             )
             return reattached, True
 
-    rid = uuid.uuid4().hex
+    rid = new_resource_id()
     conn.execute(
         resources.insert().values(
             id=rid,

@@ -234,6 +234,8 @@ class Store:
         self, slug: str, *, actor: Actor, label: str | None = None
     ) -> IssuedToken:
         """Create a token for the organisation; its secret is returned only here."""
+        if label is not None:
+            _accounts.validate_text("label", label)
         for _ in range(5):
             secret, digest = _accounts.new_secret()
             token_id = _accounts.new_token_id()
@@ -272,11 +274,13 @@ class Store:
         now = _now()
         with self._write() as conn:
             org = _accounts.load_organisation(conn, slug)
-            row = conn.execute(
-                sa.select(tokens).where(
-                    tokens.c.id == token_id, tokens.c.organisation_id == org.id
-                )
-            ).first()
+            row = None
+            if _accounts.is_token_id(token_id):
+                row = conn.execute(
+                    sa.select(tokens).where(
+                        tokens.c.id == token_id, tokens.c.organisation_id == org.id
+                    )
+                ).first()
             if row is None:
                 raise TokenNotFound(
                     f"Organisation {slug!r} has no token {token_id!r}; list its tokens "
@@ -399,6 +403,8 @@ class Store:
     @translate_db_errors
     def get_resource(self, org_id: int, rtype: str, rid: str) -> StoredResource | None:
         """Return the live resource with that id, or None (archived ones too)."""
+        if not _resources.is_resource_id(rid):
+            return None
         found = self._hot.find_resources(org_id, rtype, {"id": rid})
         return found[0] if found else None
 
@@ -423,6 +429,8 @@ class Store:
             "external_id": external_id,
             "display_name": display_name,
         }
+        if id is not None and not _resources.is_resource_id(id):
+            return []
         terms = {name: value for name, value in given.items() if value is not None}
         return self._hot.find_resources(org_id, rtype, terms)
 
@@ -504,6 +512,8 @@ class Store:
         ResourceNotFound, UniquenessConflict; exceptions from `mutate` propagate and
         nothing is written; an equal result writes nothing and audits nothing.
         """
+        if not _resources.is_resource_id(rid):
+            raise self._not_found(org_id, rtype, rid)
         latest: dict[str, Any] = {}
 
         def tracked(doc: dict[str, Any]) -> dict[str, Any]:
@@ -539,6 +549,8 @@ class Store:
         self, org_id: int, rtype: str, rid: str, *, actor: Actor
     ) -> None:
         """Archive a live resource: it stays stored, but reads answer 404 for it."""
+        if not _resources.is_resource_id(rid):
+            raise self._not_found(org_id, rtype, rid)
         now = _now()
         with self._write() as conn:
             row = conn.execute(
@@ -604,6 +616,8 @@ class Store:
             org_id = (
                 None if slug is None else _accounts.load_organisation(conn, slug).id
             )
+            if resource_id is not None and not _resources.is_resource_id(resource_id):
+                return []
             return _audit.read(
                 conn,
                 organisation_id=org_id,

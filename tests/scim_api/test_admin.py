@@ -254,3 +254,94 @@ def test_admin_body_under_the_cap_is_served(service: Service) -> None:
 
     assert response.status_code == 201
     assert response.json()["display_name"] == body["display_name"]
+
+
+@pytest.fixture
+def any_db_admin(any_db_service: Service) -> httpx.Client:
+    """The admin API on SQLite and on PostgreSQL, with organisation 'acme'."""
+    admin = any_db_service.admin()
+    admin.post("/admin/organisations", json=ACME)
+    return admin
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/admin/organisations/ac%00me"),
+        ("PATCH", "/admin/organisations/%00"),
+        ("GET", "/admin/organisations/%00/tokens"),
+        ("POST", "/admin/organisations/%00/tokens"),
+        ("GET", "/admin/organisations/%00/audit"),
+        ("GET", "/admin/audit?organisation=%00"),
+        ("DELETE", "/admin/organisations/acme/tokens/tok_%00"),
+    ],
+)
+def test_admin_names_holding_nul_are_404(
+    any_db_admin: httpx.Client, method: str, path: str
+) -> None:
+    body = {"display_name": "X"} if method == "PATCH" else None
+
+    response = any_db_admin.request(method, path, json=body)
+
+    assert response.status_code == 404, response.text
+    assert "detail" in response.json()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/admin/organisations", {**ACME, "slug": "b2", "display_name": "A\0"}),
+        ("POST", "/admin/organisations", {**ACME, "slug": "b3", "tenant_id": "\0"}),
+        ("POST", "/admin/organisations", {**ACME, "slug": "b4", "tenant_id": "t" * 65}),
+        (
+            "POST",
+            "/admin/organisations",
+            {**ACME, "slug": "b5", "display_name": "\ud800"},
+        ),
+        ("PATCH", "/admin/organisations/acme", {"default_section": "Ward\0"}),
+        ("POST", "/admin/organisations/acme/tokens", {"label": "\0"}),
+    ],
+    ids=["display-nul", "tenant-nul", "tenant-long", "surrogate", "patch", "label"],
+)
+def test_admin_values_the_database_cannot_store_are_422(
+    any_db_service: Service,
+    any_db_admin: httpx.Client,
+    method: str,
+    path: str,
+    body: dict,
+) -> None:
+    # json.dumps escapes the lone surrogate, which httpx's encoder would refuse.
+    response = any_db_admin.request(
+        method,
+        path,
+        content=json.dumps(body),
+        headers={"Content-Type": "application/json"},
+    )
+
+    assert response.status_code == 422, response.text
+    assert [o.slug for o in any_db_service.store.list_organisations()] == ["acme"]
+    assert any_db_service.store.get_organisation("acme").default_section == "Ward 3"
+    assert any_db_service.store.list_tokens("acme") == []
+
+
+def test_admin_audit_of_an_impossible_resource_id_is_empty(
+    any_db_admin: httpx.Client,
+) -> None:
+    response = any_db_admin.get("/admin/audit", params={"resource_id": "a\0"})
+
+    assert response.status_code == 200, response.text
+    assert response.json() == {"events": [], "next_before_id": None}
+
+
+@pytest.mark.parametrize(
+    ("before_id", "status"),
+    [("9223372036854775808", 422), ("0", 422), ("9223372036854775807", 200)],
+)
+def test_admin_audit_before_id_is_bounded(
+    any_db_admin: httpx.Client, before_id: str, status: int
+) -> None:
+    for path in ("/admin/audit", "/admin/organisations/acme/audit"):
+        response = any_db_admin.get(path, params={"before_id": before_id})
+
+        assert response.status_code == status, response.text
+        assert response.headers["content-type"] == "application/json"

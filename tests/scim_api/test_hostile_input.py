@@ -7,12 +7,15 @@ and PostgreSQL where the databases differ.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
 
-from tests.scim_api._server import SCIM_JSON, Service
+from scim_service.api._responses import error_response
+from tests.scim_api._server import SCIM_JSON, TEST_ACTOR, Service
 from tests.scim_api.test_entra import entra_user, patch
 
 ERROR_URN = "urn:ietf:params:scim:api:messages:2.0:Error"
@@ -26,7 +29,9 @@ def scim(any_db_service: Service) -> Iterator[httpx.Client]:
         yield client
 
 
-def assert_scim_error(response: httpx.Response, status: int, scim_type: str) -> None:
+def assert_scim_error(
+    response: httpx.Response, status: int, scim_type: str | None
+) -> None:
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == SCIM_JSON
     body = response.json()
@@ -96,3 +101,221 @@ def test_blank_user_name_is_refused_on_post_put_and_patch(
         assert_scim_error(response, 400, "invalidValue")
         assert "userName" in response.json()["detail"]
     assert user_names(acme) == ["kept@x.com"]
+
+
+# ---------------------------------------------------------------- nesting
+
+
+def _nested_lists(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+def _nested_objects(depth: int) -> str:
+    return '{"a":' * depth + "1" + "}" * depth
+
+
+DEEP_BODIES = {
+    "lists-100000": "[" * 100_000,
+    "objects-100000": '{"a":' * 100_000,
+    "in-title": '{"userName": "deep@x", "title": ' + _nested_lists(900) + "}",
+    "in-name": '{"userName": "deep@x", "name": ' + _nested_objects(900) + "}",
+    "in-patch-value": (
+        '{"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], '
+        '"Operations": [{"op": "add", "path": "title", "value": '
+        + _nested_lists(900)
+        + "}]}"
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/Users"),
+        ("PUT", "/Users/{id}"),
+        ("PATCH", "/Users/{id}"),
+        ("POST", "/Users/.search"),
+        ("POST", "/.search"),
+        ("POST", "/Groups"),
+    ],
+)
+@pytest.mark.parametrize("body", list(DEEP_BODIES.values()), ids=list(DEEP_BODIES))
+def test_deeply_nested_bodies_are_invalid_syntax(
+    acme: httpx.Client, method: str, path: str, body: str
+) -> None:
+    user_id = acme.post("/Users", json=entra_user("kept@x.com")).json()["id"]
+
+    response = acme.request(
+        method,
+        path.format(id=user_id),
+        content=body.encode(),
+        headers={"Content-Type": SCIM_JSON},
+    )
+
+    assert_scim_error(response, 400, "invalidSyntax")
+    assert user_names(acme) == ["kept@x.com"]
+
+
+def test_bodies_nested_32_levels_are_parsed(acme: httpx.Client) -> None:
+    body = '{"userName": "ok@x", "title": ' + _nested_lists(31) + "}"
+
+    response = acme.post(
+        "/Users", content=body.encode(), headers={"Content-Type": SCIM_JSON}
+    )
+
+    # Parsed, then refused by the schema (title is a string), not by the nesting.
+    assert_scim_error(response, 400, "invalidValue")
+    assert "title" in response.json()["detail"]
+
+
+# ---------------------------------------------------------------- surrogates
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        rb'{"userName": "ls@x", "\ud800": 1}',
+        rb'{"userName": "\ud800@x"}',
+        rb'{"userName": "ls@x", "title": "\udfff"}',
+        rb'{"userName": "ls@x", "title": "\ude00\ud83d"}',
+        b'{"userName": "\xed\xa0\x80@x"}',
+    ],
+    ids=["key", "userName", "low-alone", "reversed-pair", "utf8-encoded"],
+)
+def test_lone_surrogates_in_bodies_are_invalid_syntax(
+    scim: httpx.Client, body: bytes
+) -> None:
+    response = scim.post("/Users", content=body, headers={"Content-Type": SCIM_JSON})
+
+    assert_scim_error(response, 400, "invalidSyntax")
+    assert user_names(scim) == []
+
+
+def test_surrogate_pairs_are_characters(scim: httpx.Client) -> None:
+    body = rb'{"userName": "\ud83d\ude00@x", "title": "\u00e9\ud83d\ude00"}'
+
+    created = scim.post("/Users", content=body, headers={"Content-Type": SCIM_JSON})
+    found = scim.get("/Users", params={"filter": 'userName eq "\U0001f600@x"'})
+
+    assert created.status_code == 201, created.text
+    assert created.json()["title"] == "\u00e9\U0001f600"
+    assert found.json()["totalResults"] == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [r'userName eq "\ud800"', r'title eq "a\udc00"', r'emails[value eq "\ud800"]'],
+)
+def test_lone_surrogates_in_filters_are_invalid_filter(
+    scim: httpx.Client, text: str
+) -> None:
+    response = scim.get("/Users", params={"filter": text})
+    searched = scim.post("/Users/.search", json={"filter": text})
+
+    assert_scim_error(response, 400, "invalidFilter")
+    assert_scim_error(searched, 400, "invalidFilter")
+    assert "surrogate" in response.json()["detail"]
+
+
+def test_error_answers_quoting_a_surrogate_are_json() -> None:
+    # Details quote what the client sent; writing one must never fail itself.
+    response = error_response(400, "Unknown attribute 'ti\ud800tle'.", "invalidValue")
+
+    assert json.loads(response.body)["detail"] == "Unknown attribute 'ti\ud800tle'."
+
+
+def test_stored_lone_surrogates_are_answered_as_escapes(
+    service: Service, acme: httpx.Client
+) -> None:
+    # Stored before bodies were checked: the answer escapes it instead of failing.
+    org = service.store.get_organisation("acme")
+    stored, _ = service.store.create_resource(
+        org.id, "User", {"userName": "old@x", "title": "\ud800"}, actor=TEST_ACTOR
+    )
+
+    response = acme.get(f"/Users/{stored.id}")
+
+    assert response.status_code == 200
+    assert response.content.count(b"\\ud800") == 1
+    assert response.json()["title"] == "\ud800"
+
+
+# ---------------------------------------------------------------- NUL
+
+
+@pytest.mark.parametrize("attribute", ["userName", "displayName", "externalId"])
+def test_nul_in_indexed_values_is_refused(scim: httpx.Client, attribute: str) -> None:
+    created = scim.post("/Users", json=entra_user("kept@x.com")).json()
+    body = {**entra_user("nul@x.com"), attribute: "a\u0000b"}
+
+    posted = scim.post("/Users", json=body)
+    put = scim.put(f"/Users/{created['id']}", json=body)
+    patched = scim.patch(
+        f"/Users/{created['id']}",
+        json=patch({"op": "replace", "path": attribute, "value": "\u0000"}),
+    )
+
+    for response in (posted, put, patched):
+        assert_scim_error(response, 400, "invalidValue")
+        assert "NUL" in response.json()["detail"]
+    assert user_names(scim) == ["kept@x.com"]
+
+
+def test_nul_anywhere_in_a_body_is_refused(scim: httpx.Client) -> None:
+    response = scim.post("/Users", json={**entra_user("n@x.com"), "title": "\u0000"})
+
+    assert_scim_error(response, 400, "invalidValue")
+    assert "NUL" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['userName eq "a\\u0000"', 'externalId eq "\\u0000"', 'id eq "\\u0000"'],
+)
+def test_nul_in_filter_literals_is_invalid_filter(
+    scim: httpx.Client, text: str
+) -> None:
+    response = scim.get("/Users", params={"filter": text})
+
+    assert_scim_error(response, 400, "invalidFilter")
+    assert "NUL" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("rid", ["%00", "a%00b", "x" * 40, "%E2%82%AC", "ABCDEF" * 6])
+@pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE"])
+def test_ids_that_cannot_be_ours_are_404(
+    scim: httpx.Client, rid: str, method: str
+) -> None:
+    body: dict[str, Any] = entra_user("x@x.com")
+    if method == "PATCH":
+        body = patch({"op": "replace", "path": "title", "value": "x"})
+
+    response = scim.request(
+        method,
+        str(scim.base_url).rstrip("/") + f"/Users/{rid}",
+        json=None if method in ("GET", "DELETE") else body,
+    )
+
+    assert_scim_error(response, 404, None)
+    assert "does not exist" in response.json()["detail"]
+
+
+def test_groups_refuse_members_that_cannot_be_ids(scim: httpx.Client) -> None:
+    response = scim.post(
+        "/Groups", json={"displayName": "G", "members": [{"value": "a\u0000"}]}
+    )
+    odd = scim.post("/Groups", json={"displayName": "G", "members": [{"value": "q"}]})
+
+    assert_scim_error(response, 400, "invalidValue")
+    assert_scim_error(odd, 400, "invalidValue")
+
+
+# ---------------------------------------------------------------- numbers
+
+
+def test_huge_integer_literals_are_invalid_filter(scim: httpx.Client) -> None:
+    text = "userName eq 1" + "0" * 5000
+
+    response = scim.get("/Users", params={"filter": text})
+
+    assert_scim_error(response, 400, "invalidFilter")

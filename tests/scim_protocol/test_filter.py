@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import pytest
@@ -369,6 +370,40 @@ def test_filters_longer_than_4096_characters_are_refused() -> None:
     assert len(at_cap) == 4096
     assert caught.value.scim_type == "invalidFilter"
     assert "at most 4096" in caught.value.detail
+
+
+def test_integer_literals_python_cannot_convert_are_invalid_filter() -> None:
+    # Python converts at most 4,300 digits by default, fewer where an operator
+    # set PYTHONINTMAXSTRDIGITS; either way the client gets invalidFilter.
+    previous = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(1000)
+    try:
+        with pytest.raises(ScimError) as caught:
+            parse_filter("userName eq 1" + "0" * 2000)
+    finally:
+        sys.set_int_max_str_digits(previous)
+
+    assert caught.value.scim_type == "invalidFilter"
+    assert "2001 characters" in caught.value.detail
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        (r'userName eq "\ud800"', "surrogate"),
+        (r'title eq "a\udfffb"', "surrogate"),
+        (r'userName eq "a\u0000"', "NUL"),
+        (r'emails[value eq "\u0000"]', "NUL"),
+    ],
+)
+def test_literals_with_nul_or_lone_surrogates_are_invalid_filter(
+    text: str, named: str
+) -> None:
+    with pytest.raises(ScimError) as caught:
+        parse_filter(text)
+
+    assert caught.value.scim_type == "invalidFilter"
+    assert named in caught.value.detail
 
 
 def test_deeply_nested_parentheses_are_refused() -> None:

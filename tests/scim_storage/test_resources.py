@@ -6,7 +6,11 @@ from typing import Any
 
 import pytest
 
-from scim_service.errors import ResourceNotFound, UniquenessConflict
+from scim_service.errors import (
+    ResourceNotFound,
+    StoreValueRejected,
+    UniquenessConflict,
+)
 from scim_service.storage import PROMPT_EXTENSION, Organisation, Store
 from tests.scim_storage.conftest import SCIM
 
@@ -354,3 +358,37 @@ def test_bad_paging_arguments_are_refused(store: Store, org: Organisation) -> No
         store.list_resources(org.id, "User", offset=-1)
     with pytest.raises(ValueError, match="limit"):
         store.audit_events("acme", limit=0)
+
+
+def test_values_the_database_refuses_are_the_callers_fault(
+    store: Store, org: Organisation
+) -> None:
+    # PostgreSQL refuses NUL in text (DataError); that is a bad request (400),
+    # never StoreUnavailable, which Entra would retry for ever as a 503.
+    search = {"user_name": "a\0"}
+    if store.engine.dialect.name == "postgresql":
+        with pytest.raises(StoreValueRejected):
+            store.find_resources(org.id, "User", **search)
+        with pytest.raises(StoreValueRejected):
+            store.create_resource(org.id, "User", alice(userName="a\0"), actor=SCIM)
+    else:
+        assert store.find_resources(org.id, "User", **search) == []
+
+
+@pytest.mark.parametrize(
+    "rid", ["\0", "x" * 33, "ABCDEF0123456789ABCDEF0123456789", "é" * 32, ""]
+)
+def test_ids_the_store_never_hands_out_are_not_found(
+    store: Store, org: Organisation, rid: str
+) -> None:
+    store.create_resource(org.id, "User", alice(), actor=SCIM)
+
+    assert store.get_resource(org.id, "User", rid) is None
+    assert store.find_resources(org.id, "User", id=rid) == []
+    assert store.audit_events("acme", resource_id=rid) == []
+    with pytest.raises(ResourceNotFound):
+        store.update_resource(
+            org.id, "User", rid, lambda d: d, actor=SCIM, action="resource.patch"
+        )
+    with pytest.raises(ResourceNotFound):
+        store.archive_resource(org.id, "User", rid, actor=SCIM)
