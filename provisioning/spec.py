@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import stat
 import types
 import typing
 from pathlib import Path
@@ -20,6 +21,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -65,11 +67,15 @@ ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Codes of the bundled SCIM service start with this (scim_service TOKEN_PREFIX).
 SECRET_PREFIX = "pscim_"
 
-# The slug may become /scim/v2/{org}/ on the SCIM service (RFC 7644 section 3.2).
+# The slug may become /scim/v2/{org}/ on the SCIM service (RFC 7644 section 3.2):
+# every word the service routes as an endpoint there (scim_service/api/scim.py
+# ENDPOINTS, matched case-insensitively) would shadow the organisation.
 RESERVED_SLUGS = frozenset(
-    {"users", "groups", "schemas", "resourcetypes", "serviceproviderconfig", "bulk"}
-    | {"me", ".search"}
+    {"users", "groups", "schemas", "resourcetypes", "bulk", "me", ".search"}
+    | {"serviceproviderconfig", "serviceproviderconfigs"}
 )
+# A code is a few dozen characters; a bigger file is not a token file.
+MAX_SECRET_FILE_BYTES = 65_536
 
 _MESSAGES = {
     "organisation": "must be 2-63 lowercase letters, digits and hyphens, starting "
@@ -133,26 +139,17 @@ class SecretRef(_Strict):
     def resolve(self, base_dir: Path) -> str | None:
         """Return the secret; None for `issue` (the bundled service issues one)."""
         if self.env:
-            value = os.environ.get(self.env)
+            # Whitespace alone is no code: `export TOKEN=" "` is as good as unset.
+            value = os.environ.get(self.env, "").strip()
             if not value:
                 raise SecretUnavailable(
                     f"Environment variable {self.env} is not set or empty; export it "
                     "with the Prompt SCIM token before running."
                 )
-            return value.strip()
+            return value
 
         if self.file:
-            path = base_dir / self.file
-            try:
-                value = path.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise SecretUnavailable(
-                    f"Cannot read the token file {path}: {exc.strerror}; create it or "
-                    "fix prompt.token.file."
-                ) from None
-            if not value:
-                raise SecretUnavailable(f"The token file {path} is empty.")
-            return value
+            return _read_secret_file(base_dir / self.file)
 
         return None
 
@@ -165,10 +162,66 @@ class SecretRef(_Strict):
         return "issued by the Prompt SCIM service"
 
 
-def _check_url(value: str) -> str:
+def _read_secret_file(path: Path) -> str:
+    """Return the stripped text of a token file; SecretUnavailable if unusable."""
+    try:
+        # Non-blocking, so a named pipe cannot hang the run; checked on the open
+        # file, so what is checked is what is read.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise SecretUnavailable(
+                    f"The token file {path} is not a regular file (a folder, device "
+                    "or pipe); point prompt.token.file at a file holding the code."
+                )
+            data = handle.read(MAX_SECRET_FILE_BYTES + 1)
+    except OSError as exc:
+        raise SecretUnavailable(
+            f"Cannot read the token file {path}: {exc.strerror}; create it or "
+            "fix prompt.token.file."
+        ) from None
+
+    if len(data) > MAX_SECRET_FILE_BYTES:
+        raise SecretUnavailable(
+            f"The token file {path} is larger than {MAX_SECRET_FILE_BYTES // 1024} "
+            "KiB; it must hold only the code: fix prompt.token.file."
+        )
+    try:
+        value = data.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise SecretUnavailable(
+            f"The token file {path} is not UTF-8 text; it must hold only the code."
+        ) from None
+    if not value:
+        raise SecretUnavailable(
+            f"The token file {path} is empty (or holds only whitespace); put the "
+            "code in it."
+        )
+    return value
+
+
+def _check_url(value: str, *, query_allowed: bool) -> str:
+    # Messages never repeat the URL: a password in it must not reach CI logs.
     parts = urlsplit(value)
+    if "@" in parts.netloc:
+        raise ValueError(
+            "must not contain a user name or password (user:password@host): Entra "
+            "and the engine authenticate with the token; remove it (and change "
+            "that password if it was real)"
+        )
     if not parts.hostname or parts.scheme not in ("https", "http"):
         raise ValueError("must be an absolute https:// URL")
+
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0:
+        raise ValueError("has an invalid port: give a number from 1 to 65535")
+    if parts.fragment or "#" in value:
+        raise ValueError("must not have a #fragment (it is never sent to the server)")
+    if parts.query and not query_allowed:
+        raise ValueError("must not have a ?query")
 
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
         raise ValueError(
@@ -204,8 +257,12 @@ class PromptSettings(_Strict):
 
     @field_validator("scim_url", "admin_url")
     @classmethod
-    def _url(cls, value: str | None) -> str | None:
-        return None if value is None else _check_url(value)
+    def _url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # Entra reads flags such as ?aadOptscim062020 from the Tenant URL's query.
+        query_allowed = info.field_name == "scim_url"
+        if value is None:
+            return None
+        return _check_url(value, query_allowed=query_allowed)
 
     @model_validator(mode="after")
     def _issue_needs_admin(self) -> PromptSettings:
@@ -381,15 +438,15 @@ def _load(path: Path) -> tuple[OrganisationSpec | None, list[Problem]]:
     except YamlSyntaxError as exc:
         return None, [Problem(path, exc.line, "", str(exc))]
 
-    if not isinstance(loaded.data, dict):
-        return None, [
-            Problem(path, 1, "", "must be a mapping of keys (see example.yaml)")
-        ]
-
     problems = [
         Problem(path, line, _dotted(where), message)
         for where, line, message in loaded.problems
     ]
+    if not isinstance(loaded.data, dict):
+        return None, problems or [
+            Problem(path, 1, "", "must be a mapping of keys (see example.yaml)")
+        ]
+
     problems.extend(_check_text(path, loaded, OrganisationSpec, ()))
     try:
         spec = OrganisationSpec.model_validate(loaded.data)
