@@ -20,6 +20,7 @@ from starlette.types import Receive, Scope, Send
 from scim_service.api._context import request_info
 from scim_service.api._request import ScimRequest
 from scim_service.api._responses import SCIM_MEDIA_TYPE, ScimResponse, error_response
+from scim_service.protocol.endpoints import ENDPOINTS
 
 if TYPE_CHECKING:
     from scim_service.api._handlers import ScimHandlers
@@ -28,19 +29,6 @@ logger = logging.getLogger(__name__)
 
 PREFIX = "/scim/v2"
 
-# First path segments that name a SCIM endpoint (compared case-insensitively);
-# anything else in first position is an organisation slug.
-ENDPOINTS = {
-    "users": "Users",
-    "groups": "Groups",
-    "serviceproviderconfig": "ServiceProviderConfig",
-    "serviceproviderconfigs": "ServiceProviderConfig",
-    "schemas": "Schemas",
-    "resourcetypes": "ResourceTypes",
-    "bulk": "Bulk",
-    ".search": ".search",
-    "me": "Me",
-}
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 # One resource or PatchOp is a few KiB; a cap keeps a client from filling memory.
 MAX_BODY_BYTES = 1_048_576

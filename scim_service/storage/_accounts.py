@@ -12,27 +12,16 @@ from typing import Any
 import sqlalchemy as sa
 
 from scim_service.errors import OrganisationInvalid, OrganisationNotFound
+from scim_service.protocol.endpoints import ENDPOINTS
 from scim_service.storage.records import Organisation, TokenInfo
 from scim_service.storage.tables import organisations
 
 # Recognisable prefix, so a leaked code is easy to spot by secret scanners.
 TOKEN_PREFIX = "pscim_"
 
-# The slug may appear as /scim/v2/{org}/, so it must not be a SCIM path word
-# (RFC 7644 section 3.2 endpoints).
-RESERVED_SLUGS = frozenset(
-    name.lower()
-    for name in (
-        "Users",
-        "Groups",
-        "Schemas",
-        "ResourceTypes",
-        "ServiceProviderConfig",
-        "Bulk",
-        "Me",
-        ".search",
-    )
-)
+# The slug appears as /scim/v2/{org}/, so it must not be a word the router reads
+# as an endpoint; derived from the router's own table so the two cannot drift.
+RESERVED_SLUGS = frozenset(ENDPOINTS)
 _SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,61}[a-z0-9]")
 _TOKEN_ID = re.compile(r"tok_[0-9a-f]{8}")
 # PostgreSQL refuses NUL in text and no database takes a lone surrogate.

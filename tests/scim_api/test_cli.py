@@ -133,6 +133,7 @@ def table_rows(text: str) -> list[dict[str, str]]:
     [
         ("org", "show", "nope"),
         ("org", "create", "Bad Slug", "--display-name", "x"),
+        ("org", "create", "serviceproviderconfigs", "--display-name", "x"),
         ("token", "issue", "nope"),
         ("token", "revoke", "acme", "tok_00000000"),
         ("audit", "--org", "nope"),

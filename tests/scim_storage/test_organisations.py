@@ -9,6 +9,7 @@ from scim_service.errors import (
     OrganisationInvalid,
     OrganisationNotFound,
 )
+from scim_service.protocol.endpoints import ENDPOINTS
 from scim_service.storage import Organisation, Store
 from scim_service.storage._accounts import validate_slug
 from tests.scim_storage.conftest import ADMIN
@@ -59,6 +60,18 @@ def test_invalid_slug_is_refused(slug: str) -> None:
 @pytest.mark.parametrize("slug", ["ab", "acme", "st-mary-2", "9lives", "x" * 63])
 def test_valid_slug_is_accepted(slug: str) -> None:
     assert validate_slug(slug) == slug
+
+
+@pytest.mark.parametrize("word", sorted(ENDPOINTS))
+def test_every_endpoint_word_of_the_router_is_refused_as_a_slug(
+    store: Store, word: str
+) -> None:
+    # /scim/v2/{word}/Users is routed as that endpoint, so an organisation
+    # with the slug could never be provisioned.
+    with pytest.raises(OrganisationInvalid, match="slug"):
+        store.create_organisation(slug=word, display_name="X", actor=ADMIN)
+
+    assert store.list_organisations() == []
 
 
 def test_store_refuses_invalid_slug(store: Store) -> None:
