@@ -24,8 +24,16 @@ async def readyz(request: Request) -> Response:
     store: Store = request.app.state.store
     try:
         await anyio.to_thread.run_sync(store.ping)
-    except StoreUnavailable as exc:
-        return JSONResponse({"status": "unavailable", "detail": str(exc)}, 503)
+    except StoreUnavailable:
+        # The cause names the database host, port and name, and /readyz needs no
+        # credentials: the store has logged it (once), the answer stays generic.
+        return JSONResponse(
+            {
+                "status": "unavailable",
+                "detail": "The database is unavailable; the service log has the cause.",
+            },
+            503,
+        )
     return JSONResponse({"status": "ready"})
 
 
