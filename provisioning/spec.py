@@ -168,19 +168,22 @@ def _read_secret_file(path: Path) -> str:
         # Non-blocking, so a named pipe cannot hang the run; checked on the open
         # file, so what is checked is what is read.
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-        with os.fdopen(fd, "rb") as handle:
-            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-                raise SecretUnavailable(
-                    f"The token file {path} is not a regular file (a folder, device "
-                    "or pipe); point prompt.token.file at a file holding the code."
-                )
-            data = handle.read(MAX_SECRET_FILE_BYTES + 1)
+        try:
+            regular = stat.S_ISREG(os.fstat(fd).st_mode)
+            data = _read_at_most(fd, MAX_SECRET_FILE_BYTES + 1) if regular else b""
+        finally:
+            os.close(fd)
     except OSError as exc:
         raise SecretUnavailable(
             f"Cannot read the token file {path}: {exc.strerror}; create it or "
             "fix prompt.token.file."
         ) from None
 
+    if not regular:
+        raise SecretUnavailable(
+            f"The token file {path} is not a regular file (a folder, device or "
+            "pipe); point prompt.token.file at a file holding the code."
+        )
     if len(data) > MAX_SECRET_FILE_BYTES:
         raise SecretUnavailable(
             f"The token file {path} is larger than {MAX_SECRET_FILE_BYTES // 1024} "
@@ -198,6 +201,18 @@ def _read_secret_file(path: Path) -> str:
             "code in it."
         )
     return value
+
+
+def _read_at_most(fd: int, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while size < limit:
+        chunk = os.read(fd, limit - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 def _check_url(value: str, *, query_allowed: bool) -> str:

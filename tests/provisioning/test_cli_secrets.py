@@ -165,3 +165,22 @@ def test_rejected_token_error_does_not_show_it(
     assert wrong not in captured.err
     assert wrong not in captured.out
     assert graph.emulator.state()["assignments"] == []
+
+
+def test_whitespace_only_env_token_stops_plan_and_apply(
+    graph: Graph,
+    prompt_service: PromptService,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PROMPT_TOK", "   ")
+    path = example(tmp_path, prompt_service, "{env: PROMPT_TOK}")
+    path.write_text(path.read_text().replace("  admin_url:", "  # admin_url:"))
+
+    assert run(graph, "plan", str(path)) == 1
+    assert run(graph, "apply", str(path)) == 1
+
+    err = capsys.readouterr().err
+    assert "Environment variable PROMPT_TOK is not set or empty" in err
+    assert graph.emulator.state()["servicePrincipals"] == []

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 from pathlib import Path
 
 import jsonschema
@@ -12,11 +14,13 @@ import yaml
 from provisioning.errors import OrganisationFileInvalid, SecretUnavailable
 from provisioning.spec import (
     DEFAULT_USER_ATTRIBUTES,
+    SLUG_PATTERN,
     SecretRef,
     json_schema,
     load_organisation,
     load_paths,
 )
+from scim_service.api.scim import ENDPOINTS
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "organisations" / "example.yaml"
@@ -309,3 +313,113 @@ def test_a_file_named_twice_is_loaded_once(tmp_path: Path) -> None:
     loaded = load_paths([tmp_path, tmp_path / "." / "acme.yaml", path])
 
     assert [spec.organisation for _, spec in loaded] == ["acme"]
+
+
+@pytest.mark.parametrize("blank", ["   ", "\t", "\n \n"])
+def test_whitespace_only_secret_counts_as_empty(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, blank: str
+) -> None:
+    monkeypatch.setenv("PROMPT_TOK", blank)
+    (tmp_path / "token.txt").write_text(blank)
+
+    with pytest.raises(SecretUnavailable, match="PROMPT_TOK is not set or empty"):
+        SecretRef(env="PROMPT_TOK").resolve(tmp_path)
+    with pytest.raises(
+        SecretUnavailable, match=r"is empty \(or holds only whitespace\)"
+    ):
+        SecretRef(file="token.txt").resolve(tmp_path)
+
+
+def test_token_file_is_relative_to_the_yaml_and_must_be_a_regular_file(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "orgs").mkdir()
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / "acme.txt").write_text("code-of-acme\n")
+    os.mkfifo(tmp_path / "pipe")
+    base = tmp_path / "orgs"
+
+    assert SecretRef(file="../secrets/acme.txt").resolve(base) == "code-of-acme"
+    for path in ("../secrets", "../pipe", "/dev/null", "/dev/zero"):
+        with pytest.raises(SecretUnavailable, match="is not a regular file"):
+            SecretRef(file=path).resolve(base)
+
+
+def test_token_file_that_is_no_code_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "big.txt").write_bytes(b"x" * 70_000)
+    (tmp_path / "binary.txt").write_bytes(b"\xff\xfe\x00code")
+
+    with pytest.raises(SecretUnavailable, match="larger than 64 KiB"):
+        SecretRef(file="big.txt").resolve(tmp_path)
+    with pytest.raises(SecretUnavailable, match="is not UTF-8 text"):
+        SecretRef(file="binary.txt").resolve(tmp_path)
+
+
+SCIM = "  scim_url: https://prompt.example.com/scim/v2"
+URLS = [
+    (SCIM, "  scim_url: https://user:p4ss@prompt.example.com/scim/v2", 4,
+     "prompt.scim_url", "must not contain a user name or password"),
+    (SCIM, "  scim_url: https://:p4ss@prompt.example.com/scim/v2", 4,
+     "prompt.scim_url", "must not contain a user name or password"),
+    (SCIM, SCIM + "\n  admin_url: https://admin:p4ss@prompt.example.com/admin", 5,
+     "prompt.admin_url", "must not contain a user name or password"),
+    (SCIM, "  scim_url: http://127.0.0.1@p4ss.example/scim/v2", 4,
+     "prompt.scim_url", "must not contain a user name or password"),
+    (SCIM, "  scim_url: https://prompt.example.com/scim/v2#p4ss", 4,
+     "prompt.scim_url", "must not have a #fragment"),
+    (SCIM, "  scim_url: https://prompt.example.com/scim/v2?aadOptscim062020#p4ss", 4,
+     "prompt.scim_url", "must not have a #fragment"),
+    (SCIM, "  scim_url: http://127.0.0.1:99999/", 4, "prompt.scim_url",
+     "has an invalid port: give a number from 1 to 65535"),
+    (SCIM, "  scim_url: https://prompt.example.com:0/scim/v2", 4, "prompt.scim_url",
+     "has an invalid port"),
+    (SCIM, "  scim_url: https://prompt.example.com:p4ss/scim/v2", 4,
+     "prompt.scim_url", "has an invalid port"),
+    (SCIM, SCIM + "\n  admin_url: http://127.0.0.1:70000/admin", 5,
+     "prompt.admin_url", "has an invalid port"),
+    (SCIM, SCIM + "\n  admin_url: https://prompt.example.com/admin?p4ss", 5,
+     "prompt.admin_url", "must not have a ?query"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("old", "new", "line", "key", "message"), URLS)
+def test_urls_refuse_userinfo_fragments_and_bad_ports(
+    tmp_path: Path, old: str, new: str, line: int, key: str, message: str
+) -> None:
+    path = write(tmp_path, MINIMAL.replace(old, new, 1))
+
+    with pytest.raises(OrganisationFileInvalid) as caught:
+        load_organisation(path)
+
+    (problem,) = caught.value.problems
+    assert str(problem).startswith(f"{path}:{line}: {key}: {message}")
+    assert "p4ss" not in str(caught.value)
+
+
+def test_entra_query_flag_stays_allowed_on_the_tenant_url(tmp_path: Path) -> None:
+    url = "https://prompt.example.com/scim/v2?aadOptscim062020"
+    text = MINIMAL.replace("https://prompt.example.com/scim/v2", url)
+
+    assert load_organisation(write(tmp_path, text)).prompt.scim_url == url
+
+
+# Every word the SCIM service routes as an endpoint under /scim/v2/ (read from
+# scim_service/api/scim.py ENDPOINTS, and listed here too so none is dropped).
+ENDPOINT_WORDS = sorted(
+    set(ENDPOINTS)
+    | {"users", "groups", "schemas", "resourcetypes", "serviceproviderconfig"}
+    | {"serviceproviderconfigs", "bulk", "me", ".search"}
+)
+
+
+@pytest.mark.parametrize("slug", ENDPOINT_WORDS)
+def test_scim_endpoint_words_are_not_slugs(tmp_path: Path, slug: str) -> None:
+    path = write(
+        tmp_path, MINIMAL.replace("organisation: acme", f"organisation: {slug!r}")
+    )
+
+    (problem,) = problems_of(path)
+
+    assert problem.startswith(f"{path}:1: organisation: ")
+    if re.match(SLUG_PATTERN, slug):
+        assert problem.endswith("is a SCIM endpoint name; choose another slug")
