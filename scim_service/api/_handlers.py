@@ -96,7 +96,9 @@ class ScimHandlers:
         scheme, _, secret = (request.authorization or "").partition(" ")
         found = None
         if scheme.lower() == "bearer" and secret.strip():
-            found = self.store.authenticate(secret.strip())
+            # Last use is recorded below, once the request is accepted: a code
+            # presented at another organisation's URL has not been used.
+            found = self.store.authenticate(secret.strip(), record_use=False)
         if found is None or (
             request.organisation is not None
             and not hmac.compare_digest(
@@ -116,7 +118,7 @@ class ScimHandlers:
                 f"'{organisation.slug}' in Prompt. Enable it in Prompt "
                 "(prompt-scim org update --provisioning-enabled) and retry.",
             )
-        return organisation, token
+        return organisation, self.store.record_use(token)
 
 
 class _UnauthorizedError(ScimError):

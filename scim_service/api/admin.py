@@ -367,9 +367,10 @@ def verify_token(
 ) -> TokenVerifyResult:
     """Lets the provisioning engine detect a stale secret without calling SCIM."""
     store.get_organisation(slug)
-    found = store.authenticate(body.token) if body.token else None
+    found = store.authenticate(body.token, record_use=False) if body.token else None
     if found is None or found[0].slug != slug:
         return TokenVerifyResult(valid=False, token_id=None)
+    store.record_use(found[1])
     return TokenVerifyResult(valid=True, token_id=found[1].id)
 
 

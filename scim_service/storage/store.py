@@ -65,6 +65,9 @@ class Store:
         self._hot = HotPath(engine)
         self._auth_cache_ttl = auth_cache_ttl
         self._auth_cache: dict[str, tuple[float, Organisation, TokenInfo]] = {}
+        # When this process last recorded each token's use (token id -> time),
+        # newer than the last_used of a TokenInfo served from the cache.
+        self._last_use: dict[str, datetime] = {}
         self._auth_lock = threading.Lock()
 
     @classmethod
@@ -320,17 +323,34 @@ class Store:
             return [_accounts.token_from_row(row, slug) for row in rows]
 
     @translate_db_errors
-    def authenticate(self, secret: str) -> tuple[Organisation, TokenInfo] | None:
+    def authenticate(
+        self, secret: str, *, record_use: bool = True
+    ) -> tuple[Organisation, TokenInfo] | None:
         """Return the organisation and token a secret belongs to.
 
         None for an unknown or revoked secret; StoreUnavailable when the database
-        fails (never None then: a 401 would quarantine the Entra job).
+        fails (never None then: a 401 would quarantine the Entra job). With
+        `record_use` False the caller decides first whether the request is
+        accepted and then calls `record_use` itself.
         """
         digest = _accounts.hash_secret(secret)
         cached = self._auth_cache.get(digest)
         if cached is not None and cached[0] > time.monotonic():
-            return cached[1], cached[2]
+            org, info = cached[1], cached[2]
+        else:
+            found = self._lookup(digest)
+            if found is None:
+                return None
+            org, info = found
+            # Just read from the database: its last_used is the one to trust.
+            self._last_use.pop(info.id, None)
+            self._remember_auth(digest, org, info)
 
+        if record_use:
+            info = self.record_use(info)
+        return org, info
+
+    def _lookup(self, digest: str) -> tuple[Organisation, TokenInfo] | None:
         with self._read() as conn:
             row = conn.execute(
                 sa.select(
@@ -355,12 +375,25 @@ class Store:
             row.last_used,
             None,
         )
-        now = _now()
-        if not _accounts.is_recent(info.last_used, now, LAST_USED_RESOLUTION):
-            self._touch(info.id, now)
-            info = replace(info, last_used=now)
-        self._remember_auth(digest, org, info)
         return org, info
+
+    @translate_db_errors
+    def record_use(self, token: TokenInfo) -> TokenInfo:
+        """Record that a request with `token` was accepted; return it updated.
+
+        Written at most once per LAST_USED_RESOLUTION per token (and process), so
+        authentication does not cost a write per request.
+        """
+        now = _now()
+        last = self._last_use.get(token.id) or token.last_used
+        if _accounts.is_recent(last, now, LAST_USED_RESOLUTION):
+            return token if last is token.last_used else replace(token, last_used=last)
+
+        self._touch(token.id, now)
+        if len(self._last_use) >= AUTH_CACHE_SIZE:
+            self._last_use.clear()
+        self._last_use[token.id] = now
+        return replace(token, last_used=now)
 
     def _touch(self, token_id: str, now: datetime) -> None:
         cutoff = now - timedelta(seconds=LAST_USED_RESOLUTION)

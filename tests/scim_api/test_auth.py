@@ -197,3 +197,52 @@ def test_unusable_sqlite_store_gives_503_never_401(
     assert response.json()["status"] == "503"
     assert token not in response.text
     assert ready.status_code == 503
+
+
+def _last_used(service: Service, slug: str) -> list[object]:
+    return [info.last_used for info in service.store.list_tokens(slug)]
+
+
+def test_last_use_is_recorded_only_for_accepted_requests(service: Service) -> None:
+    service.organisation("acme")
+    service.organisation("globex")
+    service.organisation("closed", provisioning_enabled=False)
+    acme_token = service.token("acme")
+    closed_token = service.token("closed")
+
+    with service.client(acme_token, org_path="globex") as elsewhere:
+        refused = elsewhere.get("/Users")
+    with service.client(closed_token, org_path="closed") as closed:
+        forbidden = closed.get("/Users")
+    refused_last_used = _last_used(service, "acme")
+    with service.client(acme_token, org_path="acme") as own:
+        accepted = own.get("/Users")
+
+    assert_unauthorized(refused)
+    assert forbidden.status_code == 403
+    assert refused_last_used == [None]
+    assert _last_used(service, "closed") == [None]
+    assert accepted.status_code == 200
+    assert _last_used(service, "acme") != [None]
+
+
+def test_verify_records_last_use_only_for_the_right_organisation(
+    service: Service,
+) -> None:
+    service.organisation("acme")
+    service.organisation("globex")
+    secret = service.token("acme")
+    admin = service.admin()
+
+    wrong = admin.post(
+        "/admin/organisations/globex/tokens/verify", json={"token": secret}
+    )
+    after_wrong = _last_used(service, "acme")
+    right = admin.post(
+        "/admin/organisations/acme/tokens/verify", json={"token": secret}
+    )
+
+    assert wrong.json()["valid"] is False
+    assert after_wrong == [None]
+    assert right.json()["valid"] is True
+    assert _last_used(service, "acme") != [None]
