@@ -7,7 +7,6 @@ provisioning.errors by status and error code.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import os
@@ -40,6 +39,7 @@ from msgraph_core import APIVersion, GraphClientFactory
 from msgraph_core.middleware import GraphTelemetryHandler
 from msgraph_core.middleware.options import GraphTelemetryHandlerOption
 
+from provisioning._hosts import is_loopback
 from provisioning.errors import (
     GraphConfigInvalid,
     GraphConflict,
@@ -71,7 +71,6 @@ log = logging.getLogger(__name__)
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 CredentialKind = Literal["default", "client-secret", "workload-identity", "anonymous"]
-_LOOPBACK_NAMES = {"localhost"}
 _ERROR_MAP: dict[str, type[APIError]] = {"XXX": ODataError}
 
 
@@ -157,7 +156,7 @@ async def open_client(config: GraphConfig) -> AsyncIterator[GraphServiceClient]:
 def _checked_base_url(config: GraphConfig) -> str:
     parts = urlsplit(config.base_url)
     host = parts.hostname or ""
-    loopback = _is_loopback(host)
+    loopback = is_loopback(host)
     if parts.scheme != "https" and not (parts.scheme == "http" and loopback):
         raise GraphConfigInvalid(
             f"Graph base URL {config.base_url!r} must use https (plain http is "
@@ -170,15 +169,6 @@ def _checked_base_url(config: GraphConfig) -> str:
             f"'default', 'client-secret' or 'workload-identity'."
         )
     return host
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def make_credential(config: GraphConfig) -> Any:

@@ -8,7 +8,6 @@ origins. Issued secrets are returned once, never logged.
 from __future__ import annotations
 
 import functools
-import ipaddress
 import logging
 import os
 import ssl
@@ -19,6 +18,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from provisioning._hosts import is_loopback
 from provisioning.errors import (
     PromptAdminError,
     PromptAdminOriginRefused,
@@ -227,7 +227,7 @@ def check_admin_origin(admin_url: str, *, source: Path | str | None = None) -> N
             "without user name or password; fix it"
         )
 
-    if _is_loopback(urlsplit(admin_url).hostname or "") or origin in allowed_origins():
+    if is_loopback(urlsplit(admin_url).hostname or "") or origin in allowed_origins():
         return
     raise PromptAdminOriginRefused(
         f"{where}prompt.admin_url {admin_url} is not an allowed admin origin; set "
@@ -267,16 +267,6 @@ def _origin(url: str) -> str | None:
     if port is None or port == _DEFAULT_PORTS[scheme]:
         return f"{scheme}://{host}"
     return f"{scheme}://{host}:{port}"
-
-
-def _is_loopback(host: str) -> bool:
-    # The emulator, the tests and the demo run the SCIM service on this machine.
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 @functools.cache

@@ -6,7 +6,6 @@ committed as organisation.schema.json for editors and GitOps CI.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 import stat
@@ -26,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from provisioning._hosts import is_loopback
 from provisioning._yaml import Loaded, Located, YamlSyntaxError, load_yaml, yaml_reading
 from provisioning.errors import (
     MappingInvalid,
@@ -238,21 +238,12 @@ def _check_url(value: str, *, query_allowed: bool) -> str:
     if parts.query and not query_allowed:
         raise ValueError("must not have a ?query")
 
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise ValueError(
             "must use https:// (plain http is only allowed for loopback hosts: "
             "localhost, 127.0.0.0/8, ::1)"
         )
     return value.rstrip("/")
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 Url = Annotated[str, Field(pattern=URL_PATTERN, min_length=8)]

@@ -7,8 +7,6 @@ sent. The CLI runs in its own interpreter so SSL_CERT_FILE is read afresh.
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import json
 import os
 import ssl
@@ -23,15 +21,11 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from entra_emulator.app import create_app
 from entra_emulator.server import Emulator
 
-from .engine_support import ROOT, SEED, ServerThread
+from .engine_support import ROOT, SEED, ServerThread, self_signed
 
 ORG_TENANT = "11111111-2222-3333-4444-555555555555"  # organisations/example.yaml
 OTHER_TENANT = "99999999-8888-7777-6666-555555555555"
@@ -49,42 +43,9 @@ class Authority:
     requests: list[tuple[str, dict[str, list[str]]]] = field(default_factory=list)
 
 
-def _self_signed(folder: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = folder / "authority.pem", folder / "authority.key"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_file, key_file
-
-
 @pytest.fixture
 def authority(tmp_path: Path) -> Iterator[Authority]:
-    cert_file, key_file = _self_signed(tmp_path)
+    cert_file, key_file = self_signed(tmp_path, "127.0.0.1")
     seen: list[tuple[str, dict[str, list[str]]]] = []
 
     class TokenEndpoint(BaseHTTPRequestHandler):
