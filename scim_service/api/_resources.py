@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +43,10 @@ _INDEX_KWARGS = {
     "displayName": "display_name",
 }
 SEARCH_REQUEST_URN = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+_INTEGER = re.compile(r"-?[0-9]+")
+MAX_START_INDEX = 2**31 - 1
+_MAX_DIGITS = 18
+_HUGE: int = 10**_MAX_DIGITS
 
 
 @dataclass(frozen=True)
@@ -399,8 +404,9 @@ class ResourceEndpoints:
         if filter_text is not None and not isinstance(filter_text, str):
             raise ScimError(400, "filter must be a string.", "invalidFilter")
         # RFC 7644 3.4.2.4: startIndex < 1 means 1, count < 0 means 0; the
-        # service caps count at the advertised filter.maxResults.
-        start = max(1, _integer("startIndex", start_index, 1))
+        # service caps count at the advertised filter.maxResults, and startIndex
+        # where it is past any organisation's resources.
+        start = min(max(1, _integer("startIndex", start_index, 1)), MAX_START_INDEX)
         size = min(max(0, _integer("count", count, self.max_results)), self.max_results)
         return ListParams(
             filter=filter_text or None,
@@ -412,16 +418,26 @@ class ResourceEndpoints:
 
 
 def _integer(name: str, value: object, default: int) -> int:
+    """Read startIndex or count: ASCII digits in a query, a JSON integer in a body.
+
+    Python's int() would also take "1_0", " 1", "+1" and other scripts' digits,
+    and a body's 1e300 as a 301-digit number; RFC 7644 3.4.2.4 means integers.
+    """
     if value is None or value == "":
         return default
-    if isinstance(value, bool):
-        value = str(value)
-    try:
-        return int(value)  # type: ignore[call-overload, no-any-return]
-    except (TypeError, ValueError):
-        raise ScimError(
-            400, f"{name} must be an integer, got {value!r}.", "invalidValue"
-        ) from None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and _INTEGER.fullmatch(value):
+        if len(value) > _MAX_DIGITS:
+            # Past any page; not converted (4,000 digits would cost real time).
+            return -_HUGE if value.startswith("-") else _HUGE
+        return int(value)
+    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+    raise ScimError(
+        400,
+        f"{name} must be an integer written with the digits 0-9, got {shown}.",
+        "invalidValue",
+    )
 
 
 def _split(text: str | None) -> list[str] | None:

@@ -319,3 +319,62 @@ def test_huge_integer_literals_are_invalid_filter(scim: httpx.Client) -> None:
     response = scim.get("/Users", params={"filter": text})
 
     assert_scim_error(response, 400, "invalidFilter")
+
+
+# ---------------------------------------------------------------- paging
+
+
+@pytest.mark.parametrize("name", ["startIndex", "count"])
+@pytest.mark.parametrize(
+    "value", ["1_0", "\u0661\u0660", "1e300", " 1", "+1", "1.0", "0x10", "ten"]
+)
+def test_paging_parameters_take_only_ascii_digits(
+    acme: httpx.Client, name: str, value: str
+) -> None:
+    response = acme.get("/Users", params={name: value})
+
+    assert_scim_error(response, 400, "invalidValue")
+    assert name in response.json()["detail"]
+
+
+@pytest.mark.parametrize("name", ["startIndex", "count"])
+@pytest.mark.parametrize("value", [1e300, 1.0, True, "1_0", [1]])
+def test_search_paging_takes_only_integers(
+    acme: httpx.Client, name: str, value: object
+) -> None:
+    response = acme.post("/Users/.search", json={name: value})
+
+    assert_scim_error(response, 400, "invalidValue")
+    assert name in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("params", "start", "items"),
+    [
+        ({"startIndex": "-5", "count": "2"}, 1, 2),
+        ({"startIndex": "0"}, 1, 3),
+        ({"count": "-3"}, 1, 0),
+        ({"startIndex": "2", "count": "1"}, 2, 1),
+        ({"startIndex": "1" + "0" * 300}, 2**31 - 1, 0),
+        ({"startIndex": "-1" + "0" * 300}, 1, 3),
+        ({"count": "1" + "0" * 4000}, 1, 3),
+        ({"count": "9" * 18}, 1, 3),
+    ],
+)
+def test_paging_is_clamped_as_rfc_7644_says(
+    acme: httpx.Client, params: dict[str, str], start: int, items: int
+) -> None:
+    for name in ("a@x", "b@x", "c@x"):
+        acme.post("/Users", json=entra_user(name))
+
+    listed = acme.get("/Users", params=params)
+    filtered = acme.get("/Users", params={**params, "filter": "userName pr"})
+    searched = acme.post(
+        "/Users/.search", json={key: int(value) for key, value in params.items()}
+    )
+
+    for response in (listed, filtered, searched):
+        assert response.status_code == 200, response.text
+        assert response.json()["startIndex"] == start
+        assert response.json()["itemsPerPage"] == items
+        assert response.json()["totalResults"] == 3
