@@ -53,10 +53,14 @@ class Run:
 
     @property
     def recap(self) -> dict[str, dict[str, int]]:
-        """PLAY RECAP counters per host."""
+        """PLAY RECAP counters per organisation host.
+
+        localhost (the playbooks' selection check) is left out.
+        """
         return {
             m["host"]: {k: int(v) for k, v in m.groupdict().items() if k != "host"}
             for m in _RECAP.finditer(self.stdout)
+            if m["host"] != "localhost"
         }
 
     def explain(self) -> str:

@@ -147,5 +147,40 @@ def test_playbooks_select_organisations_by_list_or_pattern(
     )
 
     assert run.returncode == 0, run.stderr
-    listed = run.stdout.split("hosts (", 1)[1].splitlines()[1:]
+    # The last play is the organisations' (the first checks the selection).
+    listed = run.stdout.rsplit("hosts (", 1)[1].splitlines()[1:]
     assert sorted(line.strip() for line in listed if line.strip()) == expected
+
+
+@pytest.mark.parametrize("playbook", ["onboard.yml", "status.yml", "offboard.yml"])
+@pytest.mark.parametrize("organisations", ["eu-acmee", "us-*", "eu-acme,globexx"])
+def test_a_selection_matching_nothing_fails(
+    run_ansible: Callable[..., Any],
+    organisations_dir: Path,
+    playbook: str,
+    organisations: str,
+) -> None:
+    for slug in ("eu-acme", "eu-globex"):
+        (organisations_dir / f"{slug}.yaml").write_text(organisation_yaml(slug))
+    selection = f"organisations={organisations}"
+
+    run = run_ansible(
+        "ansible-playbook",
+        "-i",
+        INVENTORY,
+        f"playbooks/{playbook}",
+        "-e",
+        selection,
+        "-e",
+        f"confirm_offboard={organisations}",
+        env={"PROMPT_ORGANISATIONS_PATH": str(organisations_dir)},
+    )
+
+    if organisations == "eu-acme,globexx":
+        # One name matches: the playbook goes on (and fails later for want of a
+        # Graph to talk to), the selection check passes.
+        assert "No organisation matches" not in run.stdout
+        return
+    assert run.returncode == 2, run.stdout
+    assert f"No organisation matches {selection}" in run.stdout
+    assert "The inventory has: eu-acme, eu-globex." in run.stdout
