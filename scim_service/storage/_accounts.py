@@ -26,6 +26,8 @@ _SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,61}[a-z0-9]")
 _TOKEN_ID = re.compile(r"tok_[0-9a-f]{8}")
 # PostgreSQL refuses NUL in text and no database takes a lone surrogate.
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# An Entra tenant id is a GUID (Entra admin center > Overview > Tenant ID).
+_TENANT_ID = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
 # Column sizes of the organisations table (tables.py).
 _MAX_LENGTHS = {"tenant_id": 64}
 
@@ -77,6 +79,18 @@ def validate_changes(changes: dict[str, Any]) -> None:
             )
         if isinstance(value, str):
             validate_text(name, value, max_length=_MAX_LENGTHS.get(name))
+        if name == "tenant_id" and isinstance(value, str):
+            validate_tenant_id(value)
+
+
+def validate_tenant_id(value: str) -> None:
+    """Raise OrganisationInvalid unless `value` has the shape of an Entra tenant id."""
+    if not _TENANT_ID.fullmatch(value):
+        raise OrganisationInvalid(
+            f"Tenant id {value!r} is not a GUID such as "
+            "11111111-2222-3333-4444-555555555555; copy it from the Entra admin "
+            "center (Overview > Tenant ID)."
+        )
 
 
 def validate_text(name: str, value: str, *, max_length: int | None = None) -> None:

@@ -107,7 +107,14 @@ def test_update_without_change_writes_nothing(store: Store, org: Organisation) -
 
 @pytest.mark.parametrize(
     "changes",
-    [{"slug": "other"}, {"id": 7}, {"sso_enabled": "yes"}, {"display_name": ""}],
+    [
+        {"slug": "other"},
+        {"id": 7},
+        {"sso_enabled": "yes"},
+        {"display_name": ""},
+        {"tenant_id": "not-a-guid"},
+        {"tenant_id": "11111111-2222-3333-4444-55555555555"},
+    ],
 )
 def test_update_refuses_bad_fields(
     store: Store, org: Organisation, changes: dict[str, object]
@@ -135,3 +142,18 @@ def test_create_is_audited(store: Store, org: Organisation) -> None:
     assert event.request_id == "req-admin"
     assert event.before is None
     assert (event.after or {})["slug"] == "acme"
+
+
+def test_tenant_id_must_be_a_guid(store: Store) -> None:
+    with pytest.raises(OrganisationInvalid, match="Overview > Tenant ID"):
+        store.create_organisation(
+            slug="gamma", display_name="Gamma", tenant_id="not-guid", actor=ADMIN
+        )
+
+    made = store.create_organisation(
+        slug="gamma",
+        display_name="Gamma",
+        tenant_id="AAAAAAAA-2222-3333-4444-555555555555",
+        actor=ADMIN,
+    )
+    assert made.tenant_id == "AAAAAAAA-2222-3333-4444-555555555555"
