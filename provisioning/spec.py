@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from provisioning._hosts import is_loopback
+from provisioning._scim_targets import canonical_target, target_problem
 from provisioning._yaml import Loaded, Located, YamlSyntaxError, load_yaml, yaml_reading
 from provisioning.errors import (
     MappingInvalid,
@@ -467,16 +468,33 @@ def _load(path: Path) -> tuple[OrganisationSpec | None, list[Problem]]:
 def _check_expressions(
     path: Path, loaded: Loaded, spec: OrganisationSpec
 ) -> list[Problem]:
-    """Parse each source expression now, so a typo is caught before any Graph call."""
+    """Check each mapping now, so a typo is caught before any Graph call.
+
+    A target the SCIM service does not store passes Graph and fails every user in
+    Entra's cycle (400 invalidPath), so targets are checked against its schemas.
+    """
     problems = []
+    seen: dict[str, str] = {}
     for target, expression in spec.provisioning.user_attributes.items():
         where = ("provisioning", "user_attributes", target)
+        messages = [f"SCIM target: {target_problem(target)}"]
+        canonical = canonical_target(target)
+        if canonical is not None:
+            messages = []
+            if canonical.lower() in seen:
+                messages.append(
+                    f"maps the same SCIM attribute as {seen[canonical.lower()]!r} "
+                    "(attribute names are case-insensitive); keep one of them"
+                )
+            seen.setdefault(canonical.lower(), target)
         try:
             parse_expression(expression)
         except MappingInvalid as exc:
-            problems.append(
-                Problem(path, loaded.line_of(where), _dotted(where), str(exc))
-            )
+            messages.append(str(exc))
+        problems += [
+            Problem(path, loaded.line_of(where), _dotted(where), message)
+            for message in messages
+        ]
     return problems
 
 
