@@ -15,6 +15,7 @@
      |                               attribute cannot become schema JSON
      +-- SchemaUnexpected            the job schema lacks what we edit (User mapping)
      +-- GraphConfigInvalid          Graph base URL or credential settings unusable
+     |    +-- GraphSignInFailed          azure-identity could not get a Graph token
      +-- GraphError                  a Microsoft Graph call failed (.status, .code)
           +-- GraphPermissionDenied      403: grant the named permission
           +-- GraphNotFound              404 (absent, or not replicated yet)
@@ -107,6 +108,10 @@ class SchemaUnexpected(ProvisioningError):
 
 class GraphConfigInvalid(ProvisioningError):
     """The Graph connection settings cannot work (base URL, credential variables)."""
+
+
+class GraphSignInFailed(GraphConfigInvalid):
+    """The credential could not get a Graph token (refused, not set up, unreachable)."""
 
 
 class GraphError(ProvisioningError):

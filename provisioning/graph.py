@@ -7,6 +7,7 @@ provisioning.errors by status and error code.
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import os
@@ -15,10 +16,12 @@ import weakref
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import httpx
+from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
 from kiota_abstractions.api_error import APIError
 from kiota_abstractions.authentication import (
     AnonymousAuthenticationProvider,
@@ -46,6 +49,7 @@ from provisioning.errors import (
     GraphError,
     GraphNotFound,
     GraphPermissionDenied,
+    GraphSignInFailed,
     GraphThrottled,
     GraphUnavailable,
 )
@@ -70,6 +74,23 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
+_VARIABLES = {
+    "AZURE_TENANT_ID": "the tenant id",
+    "AZURE_CLIENT_ID": "the automation app registration's application id",
+    "AZURE_CLIENT_SECRET": "a client secret of that app registration",
+    "AZURE_FEDERATED_TOKEN_FILE": "the path of the federated token file",
+}
+_SIGN_IN_ADVICE = {
+    "default": "DefaultAzureCredential tries the AZURE_* variables, workload "
+    "identity, managed identity and az login; set one of them up for this tenant "
+    "(-vv shows each attempt).",
+    "client-secret": "Check AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (the secret's "
+    "value, not its id) and that the app registration is consented in the tenant.",
+    "workload-identity": "Check AZURE_CLIENT_ID, the app registration's federated "
+    "credential (issuer, subject, audience api://AzureADTokenExchange) and that "
+    "the token in AZURE_FEDERATED_TOKEN_FILE has not expired.",
+    "anonymous": "",
+}
 CredentialKind = Literal["default", "client-secret", "workload-identity", "anonymous"]
 _ERROR_MAP: dict[str, type[APIError]] = {"XXX": ODataError}
 
@@ -115,8 +136,9 @@ def build_client(config: GraphConfig) -> GraphServiceClient:
         # Explicit scopes: without them kiota asks for "<request host>/.default"
         # (graph.md 1.2). Allowed hosts keep the token from following a nextLink
         # to any other host.
+        signed: Any = _SignIn(credential, config)  # an AsyncTokenCredential
         auth = AzureIdentityAuthenticationProvider(
-            credential, scopes=list(config.scopes), allowed_hosts=[host]
+            signed, scopes=list(config.scopes), allowed_hosts=[host]
         )
 
     http = httpx.AsyncClient(transport=config.transport, timeout=config.timeout)
@@ -201,6 +223,7 @@ def make_credential(config: GraphConfig) -> Any:
     if config.credential == "workload-identity":
         names = ("AZURE_CLIENT_ID", "AZURE_FEDERATED_TOKEN_FILE")
         client_id, token_file = _required(env, names, config.credential, tenant)
+        _check_token_file(token_file)
         return aio.WorkloadIdentityCredential(
             tenant_id=str(tenant), client_id=client_id, token_file_path=token_file
         )
@@ -237,11 +260,72 @@ def _required(
     if not tenant:
         missing.insert(0, "AZURE_TENANT_ID")
     if missing:
+        unset = " and ".join(f"{name} ({_VARIABLES[name]})" for name in missing)
         raise GraphConfigInvalid(
-            f"Credential {kind!r} needs the environment variables "
-            f"{', '.join(missing)}; set them for the automation identity."
+            f"--credential {kind} needs {unset}: "
+            f"{'it is' if len(missing) == 1 else 'they are'} not set or empty; "
+            f"export {'it' if len(missing) == 1 else 'them'} for the automation "
+            "identity."
         )
     return [env[name] for name in names]
+
+
+def _check_token_file(path: str) -> None:
+    """Refuse a federated token file that cannot be read, before any request.
+
+    azure-identity reads it only on the first token request and lets the OSError
+    through untranslated.
+    """
+    where = Path(path)
+    problem = None
+    if not where.exists():
+        problem = "no such file"
+    elif not where.is_file():
+        problem = "not a regular file"
+    elif not os.access(where, os.R_OK):
+        problem = "not readable by this user"
+    if problem is None:
+        return
+    raise GraphConfigInvalid(
+        f"AZURE_FEDERATED_TOKEN_FILE={path}: {problem}; the CI step that writes the "
+        "federated token must run first (GitHub Actions: the step that requests "
+        "the OIDC token, as in examples/gitops), or point the variable at the "
+        "projected service account token (Kubernetes workload identity)."
+    )
+
+
+class _SignIn:
+    """An async credential whose failures are GraphSignInFailed with what to check.
+
+    azure-identity raises ClientAuthenticationError (CredentialUnavailableError
+    included) when the token request is refused or the credential is not set up,
+    and ServiceRequestError when the identity platform cannot be reached.
+    """
+
+    def __init__(self, credential: Any, config: GraphConfig) -> None:
+        self.credential = credential
+        self.kind = config.credential
+        env = os.environ if config.environ is None else config.environ
+        self.tenant = config.tenant_id or env.get("AZURE_TENANT_ID") or "(none)"
+
+    async def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        """Return the inner credential's token; GraphSignInFailed if it has none."""
+        try:
+            token = self.credential.get_token(*scopes, **kwargs)
+            return await token if inspect.isawaitable(token) else token
+        except ClientAuthenticationError as error:
+            said = " ".join(str(error.message or error).split())[:600]
+            problem = f"the token request failed: {said}. {_SIGN_IN_ADVICE[self.kind]}"
+        except ServiceRequestError as error:
+            problem = (
+                "the Microsoft identity platform (login.microsoftonline.com, or "
+                f"AZURE_AUTHORITY_HOST) could not be reached ({type(error).__name__}); "
+                "check the network and proxy settings."
+            )
+        raise GraphSignInFailed(
+            f"Could not sign in to Microsoft Graph for tenant {self.tenant} with "
+            f"--credential {self.kind}: {problem}"
+        ) from None
 
 
 def _middleware(config: GraphConfig) -> list[BaseMiddleware]:

@@ -380,7 +380,7 @@ def test_missing_credential_variables_are_named() -> None:
     env = {"AZURE_CLIENT_ID": "c-1"}
 
     with pytest.raises(
-        GraphConfigInvalid, match="AZURE_TENANT_ID, AZURE_CLIENT_SECRET"
+        GraphConfigInvalid, match=r"AZURE_TENANT_ID \(.*\) and AZURE_CLIENT_SECRET \("
     ):
         make_credential(GraphConfig(credential="client-secret", environ=env))
 
