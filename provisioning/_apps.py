@@ -165,17 +165,20 @@ class ApplicationSteps(GraphSteps):
         Raises AmbiguousApplication when several service principals carry it.
         """
         tag = marker(slug)
-        found = await self._call(
-            get_json(
-                self.client.service_principals,
-                query={
-                    "filter": f"tags/any(t:t eq {odata_literal(tag)})",
-                    "select": _SP_SELECT,
-                },
-            ),
-            action=f"search the service principal of '{slug}' by its tag {tag}",
-            permission=APP_READ,
-        )
+        try:
+            found = await self._call(
+                get_json(
+                    self.client.service_principals,
+                    query={
+                        "filter": f"tags/any(t:t eq {odata_literal(tag)})",
+                        "select": _SP_SELECT,
+                    },
+                ),
+                action=f"search the service principal of '{slug}' by its tag {tag}",
+                permission=APP_READ,
+            )
+        except GraphNotFound as error:
+            raise self._not_graph(error) from None
         principals = found.get("value") or []
         if not principals:
             return None
@@ -190,6 +193,23 @@ class ApplicationSteps(GraphSteps):
             )
         sp = principals[0]
         return await self._app_ref(sp, slug)
+
+    def _not_graph(self, error: GraphNotFound) -> GraphNotFound:
+        """Add a hint to a 404 on the first collection query of a run.
+
+        Graph answers a query matching nothing with an empty list, never 404: the
+        base URL leads somewhere else (no /v1.0, another server).
+        """
+        base = self.client.request_adapter.base_url
+        return GraphNotFound(
+            f"{error} Is --graph-url right? Graph answers a query that matches "
+            f"nothing with an empty list, not 404: {base} does not lead to "
+            "Microsoft Graph (https://graph.microsoft.com/v1.0) or the emulator "
+            "(http://127.0.0.1:PORT/v1.0).",
+            status=error.status,
+            code=error.code,
+            request_id=error.request_id,
+        )
 
     async def create_app(self, slug: str, display_name: str) -> AppRef:
         """Instantiate the non-gallery template, tag it, wait until it is visible.

@@ -351,9 +351,21 @@ def _one_organisation(org: str, folder: Path) -> tuple[Path, OrganisationSpec]:
 
 def _session(obj: dict[str, Any]) -> Any:
     from provisioning._run import Session
-    from provisioning.graph import GraphConfig
+    from provisioning.errors import GraphConfigInvalid
+    from provisioning.graph import GraphConfig, check_base_url, check_credential_kind
 
-    config = GraphConfig(base_url=obj["graph_url"], credential=obj["credential"])
+    # Bad option values are usage errors (exit 2), checked before any request.
+    url, credential = obj["graph_url"], obj["credential"]
+    try:
+        check_base_url(url)
+    except GraphConfigInvalid as error:
+        raise click.BadParameter(str(error), param_hint="'--graph-url'") from None
+    try:
+        check_credential_kind(url, credential)
+    except GraphConfigInvalid as error:
+        raise click.BadParameter(str(error), param_hint="'--credential'") from None
+
+    config = GraphConfig(base_url=url, credential=credential)
     return Session(config, timings=obj.get("timings"))
 
 

@@ -59,6 +59,8 @@ __all__ = [
     "CredentialKind",
     "GraphConfig",
     "build_client",
+    "check_base_url",
+    "check_credential_kind",
     "close_client",
     "delete",
     "get_json",
@@ -92,6 +94,7 @@ _SIGN_IN_ADVICE = {
     "anonymous": "",
 }
 CredentialKind = Literal["default", "client-secret", "workload-identity", "anonymous"]
+_API_VERSIONS = ("/v1.0", "/beta")
 _ERROR_MAP: dict[str, type[APIError]] = {"XXX": ODataError}
 
 
@@ -176,21 +179,41 @@ async def open_client(config: GraphConfig) -> AsyncIterator[GraphServiceClient]:
 
 
 def _checked_base_url(config: GraphConfig) -> str:
-    parts = urlsplit(config.base_url)
-    host = parts.hostname or ""
-    loopback = is_loopback(host)
-    if parts.scheme != "https" and not (parts.scheme == "http" and loopback):
+    check_base_url(config.base_url)
+    check_credential_kind(config.base_url, config.credential)
+    return urlsplit(config.base_url).hostname or ""
+
+
+def check_base_url(base_url: str) -> None:
+    """Raise GraphConfigInvalid unless `base_url` is an https (or loopback) API root.
+
+    The SDK appends paths such as /servicePrincipals to it, so it must end in the
+    API version (/v1.0, or /beta).
+    """
+    parts = urlsplit(base_url)
+    if parts.scheme != "https" and not (
+        parts.scheme == "http" and is_loopback(parts.hostname or "")
+    ):
         raise GraphConfigInvalid(
-            f"Graph base URL {config.base_url!r} must use https (plain http is "
+            f"Graph base URL {base_url!r} must use https (plain http is "
             f"allowed only on loopback, e.g. http://127.0.0.1:8765/v1.0)."
         )
-    if config.credential == "anonymous" and not loopback:
+    if not parts.path.rstrip("/").endswith(_API_VERSIONS):
+        raise GraphConfigInvalid(
+            f"Graph base URL {base_url!r} must end in the API version /v1.0, e.g. "
+            f"https://graph.microsoft.com/v1.0 or, for the emulator, "
+            f"http://127.0.0.1:8765/v1.0."
+        )
+
+
+def check_credential_kind(base_url: str, credential: str) -> None:
+    """Raise GraphConfigInvalid for 'anonymous' with a Graph URL off loopback."""
+    if credential == "anonymous" and not is_loopback(urlsplit(base_url).hostname or ""):
         raise GraphConfigInvalid(
             f"Credential 'anonymous' sends no token and is only for the local "
-            f"emulator; {config.base_url!r} is not a loopback address. Use "
+            f"emulator; {base_url!r} is not a loopback address. Use "
             f"'default', 'client-secret' or 'workload-identity'."
         )
-    return host
 
 
 def make_credential(config: GraphConfig) -> Any:
