@@ -117,7 +117,11 @@ async def _execute(
         assert state.job_id is not None
         assert state.secret is not None
         await entra.validate_credentials(
-            state.app, state.job_id, spec.prompt.scim_url, state.secret
+            state.app,
+            state.job_id,
+            spec.prompt.scim_url,
+            state.secret,
+            renew=spec.prompt.token.renewal(slug),
         )
 
     elif change.step == "secrets":

@@ -160,12 +160,19 @@ class Entra(ApplicationSteps):
     # -- credentials and secrets --------------------------------------------------
 
     async def validate_credentials(
-        self, app: AppRef, job_id: str, base_address: str, token: str
+        self,
+        app: AppRef,
+        job_id: str,
+        base_address: str,
+        token: str,
+        *,
+        renew: str | None = None,
     ) -> None:
         """Run Test Connection with BaseAddress and SecretToken (nothing saved).
 
         Raises TokenRejected, EndpointUnreachable or CredentialsRejected with the
-        detail Graph gives; the token never appears in it.
+        detail Graph gives; the token never appears in it. `renew` says how to
+        replace a refused token (it depends on where the token comes from).
         """
         builder = self._sync(app).jobs.by_synchronization_job_id(job_id)
         body = {
@@ -188,7 +195,7 @@ class Entra(ApplicationSteps):
         except GraphError as error:
             if error.status != 400:
                 raise
-            raise _credentials_error(error, app, base_address) from None
+            raise _credentials_error(error, base_address, renew) from None
         log.debug("Test Connection to %s succeeded for %s", base_address, app.label)
 
     async def put_secrets(
@@ -494,7 +501,7 @@ def _is_scim(job: dict[str, Any]) -> bool:
 
 
 def _credentials_error(
-    error: GraphError, app: AppRef, base_address: str
+    error: GraphError, base_address: str, renew: str | None
 ) -> CredentialsRejected:
     detail = str(error).rstrip(".")
     kind: type[CredentialsRejected] = CredentialsRejected
@@ -509,7 +516,8 @@ def _credentials_error(
     elif _TOKEN_CODES.search(detail) or _TOKEN_CODES.search(error.code or ""):
         kind, advice = (
             TokenRejected,
-            (
+            renew
+            or (
                 "issue a new token for the organisation on the Prompt side "
                 "(prompt-provision rotate-token) and check prompt.token"
             ),

@@ -167,7 +167,13 @@ async def rotate_token(
     token, secret = await prompt.issue_token(spec.organisation, label=TOKEN_LABEL)
     done = [f"Prompt: issued code {token.id}"]
     try:
-        await entra.validate_credentials(app, job_id, spec.prompt.scim_url, secret)
+        await entra.validate_credentials(
+            app,
+            job_id,
+            spec.prompt.scim_url,
+            secret,
+            renew=spec.prompt.token.renewal(spec.organisation),
+        )
     except ProvisioningError:
         await prompt.revoke_token(spec.organisation, token.id)
         raise

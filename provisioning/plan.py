@@ -49,7 +49,13 @@ class EntraApi(Protocol):
     async def get_job(self, app: Any) -> dict[str, Any] | None: ...
     async def create_job(self, app: Any) -> dict[str, Any]: ...
     async def validate_credentials(
-        self, app: Any, job_id: str, base_address: str, token: str
+        self,
+        app: Any,
+        job_id: str,
+        base_address: str,
+        token: str,
+        *,
+        renew: str | None = None,
     ) -> None: ...
     async def put_secrets(
         self,

@@ -154,6 +154,19 @@ class SecretRef(_Strict):
 
         return None
 
+    def renewal(self, slug: str) -> str:
+        """Say how to put a live code where this reference points (for errors)."""
+        issue = f"prompt-scim token issue {slug} prints a new one"
+        if self.env:
+            return f"set {self.env} to a live code of {slug!r} ({issue}) and run again"
+        if self.file:
+            return f"put a live code of {slug!r} in {self.file} ({issue}) and run again"
+        return (
+            f"issue a new code with prompt-provision rotate-token {slug}; if a code "
+            "just issued is refused, prompt.scim_url and prompt.admin_url are not "
+            "the same SCIM service"
+        )
+
     def describe(self) -> str:
         """Say where the secret comes from, for plans (never its value)."""
         if self.env:

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from scim_service.storage import Actor
+from scim_service.api.app import create_app
+from scim_service.settings import Settings
+from scim_service.storage import Actor, Store
 
-from .engine_support import ADMIN_KEY, ROOT, Graph, PromptService
+from .engine_support import ADMIN_KEY, ROOT, Graph, PromptService, ServerThread
 from .engine_support import run_cli as run
 
 CLI = Actor(kind="cli")
@@ -184,3 +186,70 @@ def test_whitespace_only_env_token_stops_plan_and_apply(
     err = capsys.readouterr().err
     assert "Environment variable PROMPT_TOK is not set or empty" in err
     assert graph.emulator.state()["servicePrincipals"] == []
+
+
+@pytest.mark.parametrize(
+    ("token", "hint"),
+    [
+        (
+            "{env: PROMPT_TEST_CODE}",
+            "set PROMPT_TEST_CODE to a live code of 'example' (prompt-scim token "
+            "issue example prints a new one) and run again.",
+        ),
+        (
+            "{file: example.token}",
+            "put a live code of 'example' in example.token (prompt-scim token issue "
+            "example prints a new one) and run again.",
+        ),
+    ],
+)
+def test_refused_token_hint_depends_on_where_the_token_comes_from(
+    graph: Graph,
+    prompt_service: PromptService,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    token: str,
+    hint: str,
+) -> None:
+    # Without admin_url nothing checks the code before Entra's Test Connection.
+    path = example(tmp_path, prompt_service, token)
+    path.write_text(path.read_text().replace("  admin_url:", "  # admin_url:"))
+    wrong = "pscim_not-a-code-of-this-organisation"
+    monkeypatch.setenv("PROMPT_TEST_CODE", wrong)
+    (tmp_path / "example.token").write_text(wrong)
+
+    assert run(graph, "apply", str(path)) == 1
+
+    err = capsys.readouterr().err
+    assert "the SCIM endpoint rejected the Secret Token" in err
+    assert hint in err
+    assert "rotate-token" not in err
+    assert wrong not in err
+
+
+def test_refused_issued_token_points_at_rotate_token_and_the_two_urls(
+    graph: Graph,
+    prompt_service: PromptService,
+    migrated_database: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # prompt.scim_url leads to another SCIM service than prompt.admin_url.
+    other_db = tmp_path / "other.db"
+    other_db.write_bytes(migrated_database.read_bytes())
+    other_store = Store.open(f"sqlite:///{other_db}")
+    settings = Settings(database_url="sqlite://", admin_key=ADMIN_KEY)
+    path = example(tmp_path, prompt_service, "{issue: true}")
+    with ServerThread(create_app(settings, store=other_store)) as other:
+        text = path.read_text()
+        path.write_text(
+            text.replace(f"{prompt_service.url}/scim/v2", f"{other.url}/scim/v2")
+        )
+
+        assert run(graph, "apply", str(path)) == 1
+    other_store.close()
+
+    err = capsys.readouterr().err
+    assert "issue a new code with prompt-provision rotate-token example; if a " in err
+    assert "prompt.scim_url and prompt.admin_url are not the same SCIM service" in err
