@@ -63,8 +63,9 @@ async def apply_plan(
         try:
             await _execute(change, plan, state, entra, prompt)
         except ProvisioningError as error:
+            # No slug here: every caller shows the organisation next to the error.
             raise ApplyFailed(
-                f"{plan.slug}: {change.action} {change.step} ({change.target}) "
+                f"{change.action} {change.step} ({change.target}) "
                 f"failed after {len(result.done)} of {len(plan.changes)} change(s); "
                 f"run apply again once fixed. {error}",
                 done=result.done,

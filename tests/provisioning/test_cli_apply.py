@@ -6,6 +6,7 @@ Both run for real on loopback; the emulator counts Graph writes and injects faul
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -362,3 +363,24 @@ def test_scope_change_issues_a_new_code_and_revokes_the_old(
     (sp,) = graph.emulator.state()["servicePrincipals"]
     assert graph.emulator.secret_values(sp["id"])["SyncAll"] == "true"
     assert f"prompt-secrets:v1:{new.id}:" in " ".join(sp["tags"])
+
+
+def test_failed_apply_names_the_organisation_once(
+    graph: Graph,
+    prompt_service: PromptService,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = example_for(tmp_path, prompt_service)
+    text = path.read_text().replace("organisation: example", "organisation: epsilon")
+    text = text.replace("  admin_url:", "  # admin_url:")
+    path.write_text(text.replace("{issue: true}", "{env: PROMPT_TEST_CODE}"))
+    monkeypatch.setenv("PROMPT_TEST_CODE", "pscim_not-a-code-of-epsilon")
+
+    assert run(graph, "apply", str(path)) == 1
+
+    captured = capsys.readouterr()
+    assert "epsilon: validate credentials (Test Connection to " in captured.err
+    assert "epsilon: epsilon" not in captured.out + captured.err
+    assert re.search(r"│ epsilon +│ FAILED +│ - +│ validate credentials", captured.out)
