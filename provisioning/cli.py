@@ -135,7 +135,9 @@ def plan(
 
     outcomes = asyncio.run(run())
     plans = [o.value for o in outcomes if o.ok]
-    click.echo(render(plans, fmt))
+    if plans:
+        # A summary of nothing would read as "no changes" above the Error: line.
+        click.echo(render(plans, fmt))
     _fail_if_any(outcomes, "planned")
     if detailed_exitcode and any(p.changes for p in plans):
         raise click.exceptions.Exit(2)
@@ -244,22 +246,30 @@ def destroy(
             "codes; add --yes to confirm."
         )
 
+    notes: dict[str, list[str]] = {spec.organisation: [] for _, spec in items}
+
     async def run() -> list[Any]:
         async with _session(obj) as session:
 
             async def step(path: Path, spec: OrganisationSpec) -> Any:
                 entra, _ = session.for_org(spec)
                 prompt = session.prompt(spec, path)
-                return await operations.destroy(spec, entra, prompt)
+                return await operations.destroy(
+                    spec, entra, prompt, notes=notes[spec.organisation]
+                )
 
             return await _run_each(session, items, step, concurrency, "destroying")
 
     outcomes = asyncio.run(run())
     table = _table("Organisation", "Result", "Detail")
     for outcome in outcomes:
-        detail = "; ".join(outcome.value) if outcome.ok else outcome.error
-        result = "destroyed" if outcome.ok else "FAILED"
-        table.add_row(outcome.spec.organisation, result, detail or "nothing to delete")
+        slug = outcome.spec.organisation
+        if not outcome.ok:
+            table.add_row(slug, "FAILED", outcome.error)
+            continue
+        # "destroyed" only when something was written; a second run finds it gone.
+        result = "destroyed" if outcome.value else "nothing to delete"
+        table.add_row(slug, result, "; ".join([*outcome.value, *notes[slug]]))
     _print_table(table)
     _fail_if_any(outcomes, "destroyed")
 
@@ -318,7 +328,10 @@ def provision_now(
     _print_table(table)
     failed = [r.upn for r in results if r.result.lower() == "failure"]
     if failed:
-        raise ProvisioningError(f"provisioning failed for {', '.join(failed)}")
+        raise ProvisioningError(
+            f"provisioning failed for {len(failed)} of {len(results)} user(s): "
+            f"{', '.join(failed)}"
+        )
 
 
 @cli.command()

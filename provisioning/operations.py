@@ -15,7 +15,6 @@ from provisioning.errors import (
     GraphPermissionDenied,
     NotApplied,
     ProvisioningError,
-    UnknownPrincipal,
 )
 from provisioning.plan import TOKEN_LABEL, EntraApi
 from provisioning.prompt import PromptAdmin
@@ -117,28 +116,46 @@ async def status(spec: OrganisationSpec, entra: EntraApi, *, top: int = 50) -> S
 
 
 async def destroy(
-    spec: OrganisationSpec, entra: EntraApi, prompt: PromptAdmin | None
+    spec: OrganisationSpec,
+    entra: EntraApi,
+    prompt: PromptAdmin | None,
+    *,
+    notes: list[str] | None = None,
 ) -> list[str]:
     """Unassign everyone, delete the app; Prompt side: provisioning off, codes revoked.
 
-    Prompt keeps the organisation and its users (nothing is deleted there).
+    Returns one line per write made; `notes` collects what was found already gone
+    or off. Prompt keeps the organisation and its users (nothing is deleted there).
     """
     done: list[str] = []
+    found: list[str] = []
     app = await entra.find_app(spec.organisation)
-    if app is not None:
+    if app is None:
+        found.append("no enterprise application (already deleted or never applied)")
+    else:
         for assignment in await entra.list_assignments(app):
             await entra.unassign(app, str(assignment["id"]))
             done.append(f"unassigned {assignment.get('principalDisplayName') or ''}")
         await entra.delete_app(app)
         done.append(f"deleted enterprise application {spec.application_name!r}")
 
-    if prompt is not None and await prompt.get_organisation(spec.organisation):
-        await prompt.update_organisation(spec.organisation, provisioning_enabled=False)
-        done.append("Prompt: provisioning disabled (organisation and users kept)")
+    organisation = None
+    if prompt is not None:
+        organisation = await prompt.get_organisation(spec.organisation)
+    if prompt is not None and organisation is not None:
+        if organisation.provisioning_enabled:
+            await prompt.update_organisation(
+                spec.organisation, provisioning_enabled=False
+            )
+            done.append("Prompt: provisioning disabled (organisation and users kept)")
+        else:
+            found.append("Prompt: provisioning already off")
         for token in await prompt.list_tokens(spec.organisation):
             if not token.revoked:
                 await prompt.revoke_token(spec.organisation, token.id)
                 done.append(f"Prompt: revoked code {token.id}")
+    if notes is not None:
+        notes.extend(found)
     return done
 
 
@@ -241,26 +258,39 @@ async def provision_now(
         )
     rule_id = str(rules[0]["id"])
 
-    users = []
+    # An unknown user is one failed row; the others are provisioned all the same.
+    users: list[tuple[str, str]] = []
+    unknown: dict[str, OnDemandResult] = {}
     for upn in upns:
         user = await entra.find_user(upn)
         if user is None:
-            raise UnknownPrincipal(f"User {upn!r} does not exist in the tenant.")
-        users.append((upn, str(user["id"])))
+            unknown[upn] = OnDemandResult(
+                upn=upn,
+                result="Failure",
+                detail=f"no user {upn!r} in tenant {spec.entra.tenant_id}: check "
+                "the user principal name",
+            )
+        else:
+            users.append((upn, str(user["id"])))
 
     # Entra.provision_on_demand spaces the requests to Graph's limit itself.
     ids = [user_id for _, user_id in users]
-    outcomes = await entra.provision_on_demand(app, job_id, rule_id, ids)
-    return [_on_demand_result(upn, outcomes.get(uid) or {}) for upn, uid in users]
+    outcomes = await entra.provision_on_demand(app, job_id, rule_id, ids) if ids else {}
+    provisioned = {
+        upn: _on_demand_result(upn, outcomes.get(uid) or {}) for upn, uid in users
+    }
+    return [unknown.get(upn) or provisioned[upn] for upn in upns]
 
 
 def _on_demand_result(upn: str, outcome: dict[str, Any]) -> OnDemandResult:
     details = outcome.get("details")
     if isinstance(details, dict):
+        # Graph sends every key, most of them empty on success: show what has a value.
+        filled = {k: v for k, v in details.items() if v not in (None, "", [], {})}
         shown = (
-            details.get("errorCode")
-            or details.get("reason")
-            or ", ".join(f"{key}={value}" for key, value in list(details.items())[:3])
+            filled.get("errorCode")
+            or filled.get("reason")
+            or ", ".join(f"{key}={value}" for key, value in list(filled.items())[:3])
         )
     else:
         shown = str(details or "")

@@ -384,3 +384,42 @@ def test_failed_apply_names_the_organisation_once(
     assert "epsilon: validate credentials (Test Connection to " in captured.err
     assert "epsilon: epsilon" not in captured.out + captured.err
     assert re.search(r"│ epsilon +│ FAILED +│ - +│ validate credentials", captured.out)
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "json"])
+def test_failed_plan_prints_no_summary_of_nothing(
+    graph: Graph,
+    prompt_service: PromptService,
+    org_file: Path,
+    capsys: pytest.CaptureFixture[str],
+    fmt: str,
+) -> None:
+    graph.emulator.add_fault(
+        status=500, count=50, method="GET", path="/servicePrincipals"
+    )
+
+    assert run(graph, "plan", "--format", fmt, str(org_file)) == 1
+
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines()[-1] == (
+        "Error: 1 of 1 organisation(s) could not be planned: example"
+    )
+
+
+def test_plan_of_a_folder_keeps_the_summary_of_what_was_planned(
+    graph: Graph,
+    prompt_service: PromptService,
+    org_file: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    text = org_file.read_text().replace("organisation: example", "organisation: other")
+    (org_file.parent / "other.yaml").write_text(
+        text.replace("    - alice@example.org", "    - nobody@example.org")
+    )
+
+    assert run(graph, "plan", str(org_file.parent)) == 1
+
+    captured = capsys.readouterr()
+    assert "Plan: 10 change(s) in 1 organisation(s)." in captured.out
+    assert "other: User 'nobody@example.org'" in captured.err

@@ -170,6 +170,29 @@ def test_destroy_needs_yes_then_removes_the_app_and_keeps_prompt_data(
     assert run(graph, "destroy", "--yes", str(org_file)) == 0
 
 
+def test_second_destroy_writes_nothing_and_says_so(
+    graph: Graph,
+    prompt_service: PromptService,
+    org_file: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert run(graph, "apply", str(org_file)) == 0
+    assert run(graph, "destroy", "--yes", str(org_file)) == 0
+    assert "destroyed" in capsys.readouterr().out
+    audited = len(prompt_service.store.audit_events("example", limit=1000))
+    graph.emulator.reset_writes()
+
+    assert run(graph, "destroy", "--yes", str(org_file)) == 0
+
+    out = capsys.readouterr().out
+    assert "destroyed" not in out
+    assert "nothing to delete" in out
+    assert "Prompt: provisioning already off" in out
+    assert "provisioning disabled" not in out
+    assert len(prompt_service.store.audit_events("example", limit=1000)) == audited
+    assert graph.emulator.writes()["total"] == 0
+
+
 def test_provision_now_pushes_a_user_to_prompt(
     graph: Graph,
     prompt_service: PromptService,
@@ -192,14 +215,47 @@ def test_provision_now_pushes_a_user_to_prompt(
     assert alice.doc[prompt_ext]["department"] == "Nursing"
 
 
-def test_provision_now_unknown_user(
+def test_provision_now_unknown_user_is_a_failed_row_and_the_others_go_on(
+    graph: Graph,
+    prompt_service: PromptService,
+    org_file: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert run(graph, "apply", str(org_file)) == 0
+    capsys.readouterr()
+    users = ("alice@example.org", "zed@example.org", "bob@example.org")
+
+    code = run(graph, "provision-now", str(org_file), *(f"--user={u}" for u in users))
+
+    assert code == 1
+    captured = capsys.readouterr()
+    rows = [line for line in captured.out.splitlines() if "@example.org" in line]
+    assert [row.split("│")[1].strip() for row in rows] == list(users)
+    assert "Failure" in rows[1]
+    assert "no user 'zed@example.org' in tenant" in rows[1]
+    assert "Success" in rows[0]
+    assert "Success" in rows[2]
+    assert captured.err == (
+        "Error: provisioning failed for 1 of 3 user(s): zed@example.org\n"
+    )
+    org = prompt_service.store.get_organisation("example")
+    provisioned = prompt_service.store.list_resources(org.id, "User")
+    assert sorted(r.doc["userName"] for r in provisioned) == [users[0], users[2]]
+
+
+def test_provision_now_success_rows_show_only_fields_with_values(
     graph: Graph, org_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert run(graph, "apply", str(org_file)) == 0
+    capsys.readouterr()
 
-    assert run(graph, "provision-now", str(org_file), "--user", "zed@example.org") == 1
+    assert run(graph, "provision-now", str(org_file), "--user=bob@example.org") == 0
 
-    assert "Error: User 'zed@example.org' does not exist" in capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "action=create" in out
+    assert "=None" not in out
+    assert "reason=" not in out
+    assert "errorCode" not in out
 
 
 def test_provision_now_needs_a_user(graph: Graph, org_file: Path) -> None:
