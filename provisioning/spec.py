@@ -158,9 +158,15 @@ class SecretRef(_Strict):
         """Say how to put a live code where this reference points (for errors)."""
         issue = f"prompt-scim token issue {slug} prints a new one"
         if self.env:
-            return f"set {self.env} to a live code of {slug!r} ({issue}) and run again"
+            return (
+                f"set {self.env} to a live code of {slug!r} ({issue}) and run again; "
+                f"check prompt.token if {self.env} is not the variable meant"
+            )
         if self.file:
-            return f"put a live code of {slug!r} in {self.file} ({issue}) and run again"
+            return (
+                f"put a live code of {slug!r} in {self.file} ({issue}) and run "
+                f"again; check prompt.token if {self.file} is not the file meant"
+            )
         return (
             f"issue a new code with prompt-provision rotate-token {slug}; if a code "
             "just issued is refused, prompt.scim_url and prompt.admin_url are not "

@@ -194,12 +194,14 @@ def test_whitespace_only_env_token_stops_plan_and_apply(
         (
             "{env: PROMPT_TEST_CODE}",
             "set PROMPT_TEST_CODE to a live code of 'example' (prompt-scim token "
-            "issue example prints a new one) and run again.",
+            "issue example prints a new one) and run again; check prompt.token if "
+            "PROMPT_TEST_CODE is not the variable meant.",
         ),
         (
             "{file: example.token}",
             "put a live code of 'example' in example.token (prompt-scim token issue "
-            "example prints a new one) and run again.",
+            "example prints a new one) and run again; check prompt.token if "
+            "example.token is not the file meant.",
         ),
     ],
 )
