@@ -15,7 +15,7 @@ DEFAULT_DATABASE_URL = "sqlite:///./var/prompt-scim.db"
 # filter.maxResults in /ServiceProviderConfig.
 DEFAULT_MAX_RESULTS = 200
 
-SQLITE_SCIM_THREADS = 4
+SQLITE_SCIM_THREADS = 8
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ CLIENTS = 20
 
 @pytest.fixture
 def threaded_service(database_url: str) -> Iterator[Service]:
-    # As many request threads as clients, also on SQLite (whose default is one
-    # thread): the store itself must keep the creates unique.
+    # As many request threads as clients, also on SQLite (more than its default):
+    # the store itself must keep the creates unique.
     yield from start_service(database_url, scim_threads=CLIENTS)
 
 
