@@ -267,7 +267,9 @@ def _check_url(value: str, *, query_allowed: bool) -> str:
 
 
 Url = Annotated[str, Field(pattern=URL_PATTERN, min_length=8)]
-Text = Annotated[str, Field(min_length=1)]
+# Text with at least one non-blank character (pydantic's pattern is a search).
+TEXT_PATTERN = r"\S"
+Text = Annotated[str, Field(min_length=1, pattern=TEXT_PATTERN)]
 
 
 class PromptSettings(_Strict):
@@ -408,7 +410,12 @@ def load_paths(paths: list[Path]) -> list[tuple[Path, OrganisationSpec]]:
     problems: list[Problem] = []
     for path in paths:
         if path.is_dir():
-            found = sorted([*path.glob("*.yaml"), *path.glob("*.yml")])
+            # Hidden files are editors' and tools' (.#acme.yaml, .acme.yaml.swp).
+            found = sorted(
+                file
+                for file in [*path.glob("*.yaml"), *path.glob("*.yml")]
+                if not file.name.startswith(".")
+            )
             if not found:
                 problems.append(Problem(path, None, "", "no *.yaml files in folder"))
             files.extend(found)
@@ -660,6 +667,8 @@ def _message(error: Any, loc: Located) -> str:
             return "must be an https:// URL (http only for localhost/127.0.0.1/::1)"
         if loc[:2] == ("assignments", "users"):
             return "must be a user principal name like alice@example.com"
+        if error.get("ctx", {}).get("pattern") == TEXT_PATTERN:
+            return "is blank; give a value (or remove the key where it is optional)"
         return _MESSAGES.get(name, str(error["msg"]))
     if kind == "value_error":
         return str(error["msg"]).removeprefix("Value error, ")

@@ -154,7 +154,12 @@ def organisation_files(paths: list[Path]) -> list[Path]:
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found.extend(p for p in path.iterdir() if p.suffix in SUFFIXES)
+            # Hidden files are editors' and tools', as prompt-provision agrees.
+            found.extend(
+                p
+                for p in path.iterdir()
+                if p.suffix in SUFFIXES and not p.name.startswith(".")
+            )
         elif path.is_file():
             found.append(path)
         else:

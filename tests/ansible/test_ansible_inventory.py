@@ -51,8 +51,11 @@ def test_one_local_host_per_organisation(
     for slug in ("acme", "globex", "initech"):
         (organisations_dir / f"{slug}.yaml").write_text(organisation_yaml(slug))
     (organisations_dir / "notes.txt").write_text("not an organisation")
+    (organisations_dir / ".#acme.yaml").write_text("an editor's lock file")
 
     listed = inventory(run_ansible, organisations_dir)
+
+    assert "prompt_organisations_invalid" not in listed
 
     assert sorted(listed["prompt_organisations"]["hosts"]) == [
         "acme",

@@ -134,6 +134,10 @@ BAD = [
     ("display_name: Acme Health", "display_name: Acme Health\ndisplay_name: Other", 3,
      "display_name", "duplicate key"),
     ("display_name: Acme Health\n", "", 1, "display_name", "is required"),
+    ("  default_department: Nursing", '  default_department: "   "', 6,
+     "prompt.default_department", "is blank; give a value"),
+    ("display_name: Acme Health", "display_name: '\t'", 2, "display_name",
+     "is blank; give a value"),
     ("  tenant_id: 11111111-2222-3333-4444-555555555555",
      "  tenant_id: 11111111-2222-3333-4444-555555555555\n"
      "provisioning:\n  matching: externalId\n  user_attributes: {userName: mail}",
@@ -272,6 +276,17 @@ def test_folder_errors_of_every_file_are_reported(tmp_path: Path) -> None:
         load_paths([tmp_path])
 
     assert sorted(p.path.name for p in caught.value.problems) == ["a.yaml", "b.yaml"]
+
+
+def test_hidden_files_in_a_folder_are_left_alone(tmp_path: Path) -> None:
+    write(tmp_path, MINIMAL, "acme.yaml")
+    write(tmp_path, MINIMAL.replace("Nursing", "NO"), ".#acme.yaml")
+    hidden = write(tmp_path, MINIMAL.replace("acme", "beta"), ".beta.yaml")
+
+    loaded = load_paths([tmp_path])
+
+    assert [spec.organisation for _, spec in loaded] == ["acme"]
+    assert [spec.organisation for _, spec in load_paths([hidden])] == ["beta"]
 
 
 def test_load_paths_takes_files_and_folders(tmp_path: Path) -> None:
