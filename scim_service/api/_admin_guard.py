@@ -9,6 +9,7 @@ from __future__ import annotations
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from scim_service.api._request import read_capped_body
 from scim_service.api.admin import admin_key_refusal
 from scim_service.settings import Settings
 
@@ -47,7 +48,7 @@ class AdminGuard:
             await response(scope, receive, send)
             return
 
-        body = await _read_capped(receive)
+        body = await read_capped_body(receive, MAX_ADMIN_BODY_BYTES)
         if body is None:
             await _too_large(scope, receive, send)
             return
@@ -66,21 +67,6 @@ def _headers(scope: Scope) -> tuple[str | None, int | None, bool]:
         elif name == b"transfer-encoding":
             chunked = True
     return authorization, length, chunked
-
-
-async def _read_capped(receive: Receive) -> bytes | None:
-    """Return the whole body, or None as soon as it passes MAX_ADMIN_BODY_BYTES."""
-    chunks = []
-    size = 0
-    while True:
-        message = await receive()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_ADMIN_BODY_BYTES:
-            return None
-        chunks.append(chunk)
-        if message["type"] != "http.request" or not message.get("more_body", False):
-            return b"".join(chunks)
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -6,6 +6,8 @@ import json
 import re
 from dataclasses import dataclass
 
+from starlette.types import Receive
+
 from scim_service.errors import ScimError
 
 # A PatchOp nests 6 levels deep at most (value > extension > manager); deeper
@@ -34,6 +36,24 @@ class ScimRequest:
     request_id: str
     route: str = ""
     result_org: str | None = None
+
+
+async def read_capped_body(receive: Receive, limit: int) -> bytes | None:
+    """Return the whole request body, or None as soon as it grows past `limit`.
+
+    Reads from the ASGI channel itself, so a body too large is never buffered.
+    """
+    chunks = []
+    size = 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return b"".join(chunks)
 
 
 def parse_json_body(request: ScimRequest) -> object:

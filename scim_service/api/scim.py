@@ -18,7 +18,7 @@ from starlette._utils import get_route_path
 from starlette.types import Receive, Scope, Send
 
 from scim_service.api._context import request_info
-from scim_service.api._request import ScimRequest
+from scim_service.api._request import ScimRequest, read_capped_body
 from scim_service.api._responses import SCIM_MEDIA_TYPE, ScimResponse, error_response
 from scim_service.protocol.endpoints import ENDPOINTS
 
@@ -63,7 +63,7 @@ class ScimApp:
         info = request_info(scope)
         request = _to_request(scope, info.request_id, self.public_base)
         if request.method in _BODY_METHODS:
-            body = await _read_body(receive)
+            body = await read_capped_body(receive, MAX_BODY_BYTES)
             if body is None:
                 info.route = PREFIX
                 response = error_response(
@@ -141,21 +141,6 @@ def _base_url(
             host = f"{server[0]}:{server[1]}"
         root = f"{scheme}://{host}{scope.get('root_path', '')}"
     return f"{root}/{organisation}" if organisation else root
-
-
-async def _read_body(receive: Receive) -> bytes | None:
-    """Return the request body, or None once it grows past MAX_BODY_BYTES."""
-    chunks = []
-    size = 0
-    while True:
-        message = await receive()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
 
 
 async def _send(send: Send, response: ScimResponse) -> None:
