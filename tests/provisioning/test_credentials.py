@@ -129,33 +129,13 @@ def test_token_is_for_the_organisation_tenant_and_reaches_graph_only(
 ) -> None:
     graph_url, sent = graph_headers
     (tmp_path / "federated-token").write_text(FEDERATED_JWT)
-    text = (ROOT / "organisations" / "example.yaml").read_text()
-    text = text.replace("  admin_url:", "  # admin_url:")
-    org_file = tmp_path / "example.yaml"
-    org_file.write_text(text.replace("{issue: true}", "{env: PROMPT_TEST_CODE}"))
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith("AZURE_")
-    }
-    env.update(
-        AZURE_AUTHORITY_HOST=authority.url,
-        SSL_CERT_FILE=str(authority.ca_file),
+    env = _cli_env(
+        authority,
         AZURE_TENANT_ID=OTHER_TENANT,  # the file's tenant must win
-        PROMPT_TEST_CODE="pscim_code-of-the-example-org",
         **CREDENTIALS[kind],
     )
 
-    cli = [sys.executable, "-m", "provisioning.cli", "-vv", "--credential", kind]
-    done = subprocess.run(
-        [*cli, "--graph-url", graph_url, "plan", str(org_file)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=120,
-        check=False,
-    )
+    done = _plan_in_subprocess(tmp_path, graph_url, kind, env, "-vv")
 
     assert done.returncode == 0, done.stderr
     assert "enterprise application 'Prompt (Example Health)'" in done.stdout
@@ -190,13 +170,13 @@ def _cli_env(authority: Authority | None, **variables: str) -> dict[str, str]:
 
 
 def _plan_in_subprocess(
-    tmp_path: Path, graph_url: str, kind: str, env: dict[str, str]
+    tmp_path: Path, graph_url: str, kind: str, env: dict[str, str], *options: str
 ) -> subprocess.CompletedProcess[str]:
     text = (ROOT / "organisations" / "example.yaml").read_text()
     text = text.replace("  admin_url:", "  # admin_url:")
     org_file = tmp_path / "example.yaml"
     org_file.write_text(text.replace("{issue: true}", "{env: PROMPT_TEST_CODE}"))
-    cli = [sys.executable, "-m", "provisioning.cli", "--credential", kind]
+    cli = [sys.executable, "-m", "provisioning.cli", *options, "--credential", kind]
     return subprocess.run(
         [*cli, "--graph-url", graph_url, "plan", str(org_file)],
         capture_output=True,
